@@ -64,7 +64,7 @@ def summary_text(as_of: dt.date) -> str:
         "    select * from published.publications order by publication_id desc;",
         f"exports:        {config.export_root()}",
         f"GX Data Docs:   {config.home() / 'gx'}",
-        f"dbt docs:       credit-risk env -- dbt docs generate --project-dir dbt_project (then dbt docs serve)",
+        "dbt docs:       credit-risk env -- dbt docs generate --project-dir dbt_project (then dbt docs serve)",
         f"Airflow UI:     make up  ->  {env['AIRFLOW__API__BASE_URL']}  (make down to stop)",
     ]
     return "\n".join(lines)
