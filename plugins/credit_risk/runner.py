@@ -8,7 +8,6 @@ manifests (deliveries still arriving are reported and skipped).
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import logging
 import subprocess
 import sys
@@ -53,18 +52,16 @@ def prepare_airflow() -> None:
 
 
 def load_dag(dag_id: str):
-    """Import a DAG file from dags/ and return its DAG object."""
-    path = config.PROJECT_ROOT / "dags" / f"{dag_id}.py"
-    spec = importlib.util.spec_from_file_location(f"credit_risk_dag_{dag_id}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    from airflow.sdk import DAG
+    """Parse a DAG file from dags/ the way Airflow does (DagBag) and return the DAG."""
+    from airflow.dag_processing.dagbag import DagBag
 
-    for value in vars(module).values():
-        if isinstance(value, DAG) and value.dag_id == dag_id:
-            return value
-    raise LookupError(f"no DAG {dag_id} in {path}")
+    path = config.PROJECT_ROOT / "dags" / f"{dag_id}.py"
+    bag = DagBag(dag_folder=str(path))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG file {path} does not import: {bag.import_errors}")
+    if dag_id not in bag.dags:
+        raise LookupError(f"no DAG {dag_id} in {path}")
+    return bag.dags[dag_id]
 
 
 def run_dag(dag_id: str, conf: dict, stage: str = "") -> StageResult:
