@@ -52,7 +52,8 @@ def project_env() -> dict[str, str]:
         "AIRFLOW__API__PORT": port,
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or _local_secret("jwt_secret"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET")
+        or _local_secret("jwt_secret"),
         "AIRFLOW__CORE__FERNET_KEY": os.environ.get("AIRFLOW__CORE__FERNET_KEY", ""),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         # the warehouse as an Airflow connection (hooks, cosmos profile mapping)
@@ -62,6 +63,9 @@ def project_env() -> dict[str, str]:
         "DBT_PROJECT_DIR": str(config.dbt_project_dir()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "GX_ANALYTICS_ENABLED": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
         "NO_COLOR": "1",
     }
     env.update(db.dbt_env())

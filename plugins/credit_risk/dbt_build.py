@@ -98,7 +98,7 @@ def ensure_manifest(force: bool = False) -> Path:
 
 def build(as_of: dt.date, select: str | None = None, exclude: str | None = None) -> dict[str, Any]:
     """`dbt build` (seeds, models, tests in DAG order) for one as_of."""
-    args = ["build"]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     if exclude:

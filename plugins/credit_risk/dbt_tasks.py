@@ -1,10 +1,11 @@
 """The dbt part of the classify DAG: models visible and retryable as Airflow tasks.
 
-Mode `cosmos` (default): astronomer-cosmos renders one task per seed/model, grouped by layer
+Mode `cosmos` (what `make up` uses): astronomer-cosmos renders one task per seed/model, grouped by layer
 (reference → staging → intermediate → marts), tests after the models they check, parsed from
 the dbt manifest (no dbt call while the DAG file is parsed) and run in process with dbt's
 Python runner (InvocationMode.DBT_RUNNER), so a task pays no interpreter/adapter start-up.
-Mode `single`: one `dbt build` task (fastest; no per-model view). Chosen by
+Mode `single` (the default, and what `credit-risk run` uses): one `dbt build` task (fastest;
+no per-model view). Chosen by
 `CREDIT_RISK_DBT_MODE`; the README has the measured overhead of both.
 """
 
@@ -28,7 +29,7 @@ LAYERS = (
 
 
 def mode() -> str:
-    return os.environ.get("CREDIT_RISK_DBT_MODE", "cosmos")
+    return os.environ.get("CREDIT_RISK_DBT_MODE", "single")
 
 
 def _single_task():
@@ -75,6 +76,8 @@ def _cosmos_groups(manifest) -> Any:
                 render_config=RenderConfig(
                     load_method=LoadMode.DBT_MANIFEST,
                     select=[selector],
+                    # singular tests span layers: they run with the marts, after everything
+                    exclude=[] if name == "marts" else ["path:tests"],
                     test_behavior=TestBehavior.AFTER_EACH,
                 ),
                 operator_args={"vars": VARS_TEMPLATE, "install_deps": False, "retries": 2},
@@ -94,5 +97,7 @@ def dbt_task_group(as_of_arg):
         manifest = manifest_path()
         if manifest.exists():
             return _cosmos_groups(manifest)
-        log.warning("dbt manifest %s missing (run `credit-risk dbt-parse`): using one dbt build task", manifest)
+        log.warning(
+            "dbt manifest %s missing (run `credit-risk dbt-parse`): using one dbt build task", manifest
+        )
     return _single_task()(as_of_arg)

@@ -48,6 +48,7 @@ def up() -> int:
     runner.prepare_airflow()
     dbt_build.ensure_manifest(force=True)
     env = {**os.environ, **airflow_env.project_env()}
+    env.setdefault("CREDIT_RISK_DBT_MODE", "cosmos")  # the UI shows every dbt model as a task
     logs = airflow_env.airflow_home() / "service-logs"
     logs.mkdir(exist_ok=True)
     airflow = str(Path(sys.executable).with_name("airflow"))
