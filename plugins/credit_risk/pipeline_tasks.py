@@ -87,7 +87,9 @@ def ingest_report(found: dict, per_feed: list[list[dict] | None]) -> dict:
         log.warning("waiting for manifest: %s", w)
     for i in summary["ignored"]:
         log.warning("ignored (not a delivery): %s", i)
-    problems = [f"rejected {r['department']}/{r['feed']} {r['delivery_date']}: {r.get('reason')}" for r in rejected]
+    problems = [
+        f"rejected {r['department']}/{r['feed']} {r['delivery_date']}: {r.get('reason')}" for r in rejected
+    ]
     problems += [f"accounting violation: {v}" for v in violations]
     if problems:
         raise IngestFailed("ingestion problems:\n  " + "\n  ".join(problems))
@@ -161,9 +163,10 @@ def publish_task(as_of: str, reports: list[dict | None], context: dict[str, Any]
         missing_reports=sum(r is None for r in reports),
     )
     out = _report_to_dict(result)
-    context["outlet_events"][_published_asset()].extra = {"as_of": as_of, **{
-        k: v for k, v in out.items() if k in ("publication_id", "rows")
-    }}
+    context["outlet_events"][_published_asset()].extra = {
+        "as_of": as_of,
+        **{k: v for k, v in out.items() if k in ("publication_id", "rows")},
+    }
     return out
 
 
