@@ -1,16 +1,16 @@
 """`credit-risk` command line.
 
-    credit-risk db start|stop|status|url
-    credit-risk env -- CMD ...                 run CMD with the project environment
-    credit-risk generate --out DIR --scale S --seed N [--through YYYY-MM] [--defects]
-    credit-risk generate --extend DIR
-    credit-risk run --landing DIR --as-of YYYY-MM-DD
-    credit-risk approve --as-of YYYY-MM-DD --reason TEXT
-    credit-risk plan verify PLAN_ID
-    credit-risk airflow up|down
-    credit-risk demo
-    credit-risk bench --scale medium|full
-    credit-risk calibrate [--as-of YYYY-MM-DD]
+credit-risk db start|stop|status|url
+credit-risk env -- CMD ...                 run CMD with the project environment
+credit-risk generate --out DIR --scale S --seed N [--through YYYY-MM] [--defects]
+credit-risk generate --extend DIR
+credit-risk run --landing DIR --as-of YYYY-MM-DD
+credit-risk approve --as-of YYYY-MM-DD --reason TEXT
+credit-risk plan verify PLAN_ID
+credit-risk airflow up|down
+credit-risk demo
+credit-risk bench --scale medium|full
+credit-risk calibrate [--as-of YYYY-MM-DD]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def _date(s: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="credit-risk", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="credit-risk", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the pipeline's DAGs in order (in process) for one as_of")
     r.add_argument("--landing", type=Path, required=True)
     r.add_argument("--as-of", type=_date, required=True)
-    r.add_argument("--skip", action="append", default=[], help="skip a stage (ingest, build, supervision, exports)")
+    r.add_argument(
+        "--skip", action="append", default=[], help="skip a stage (ingest, build, supervision, exports)"
+    )
 
     a = sub.add_parser("approve", help="record a drift approval for an as_of")
     a.add_argument("--as-of", type=_date, required=True)
@@ -74,8 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="end-to-end benchmark")
     b.add_argument("--scale", default="medium", choices=["tiny", "small", "medium", "full"])
     b.add_argument("--keep", action="store_true", help="keep the landing zone and warehouse afterwards")
+    b.add_argument("--landing", type=Path, help="reuse a landing zone generated beforehand")
 
-    c = sub.add_parser("calibrate", help="class shares and D share per latent-risk decile of the published run")
+    c = sub.add_parser(
+        "calibrate", help="class shares and D share per latent-risk decile of the published run"
+    )
     c.add_argument("--landing", type=Path)
     c.add_argument("--as-of", type=_date)
     return p
@@ -128,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.out:
                 print("generate: --out DIR is required (or --extend DIR)", file=sys.stderr)
                 return 2
-            generator.generate(args.out, scale=args.scale, seed=args.seed, through=args.through, defects=args.defects)
+            generator.generate(
+                args.out, scale=args.scale, seed=args.seed, through=args.through, defects=args.defects
+            )
         return 0
 
     if args.cmd == "run":
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "bench":
         from credit_risk import bench
 
-        return bench.main(args.scale, keep=args.keep)
+        return bench.main(args.scale, keep=args.keep, landing_in=args.landing)
 
     if args.cmd == "calibrate":
         from credit_risk import calibrate

@@ -59,7 +59,7 @@ def invoke(args: list[str], as_of: dt.date | None = None) -> dict[str, Any]:
         name = getattr(node, "unique_id", "?")
         if status in ("error", "fail", "runtime error"):
             failures.append({"node": name, "status": status, "message": str(getattr(r, "message", ""))[:500]})
-            if getattr(node, "resource_type", None) is not None and str(node.resource_type).endswith("test"):
+            if str(getattr(node, "resource_type", "")).endswith("test"):
                 tests_failed.append(name)
     summary = {
         "command": " ".join(args),

@@ -35,7 +35,8 @@ def is_month_end(d: dt.date) -> bool:
 def resolve_as_of(context: dict[str, Any]) -> dt.date:
     """as_of of a run: run conf `as_of`, else the `as_of` of the triggering asset event, else the
     last day of the previous month. Must be a month end (indicators.md "Time")."""
-    conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
+    dag_run = context.get("dag_run")
+    conf = (dag_run.conf if dag_run is not None else None) or {}
     value = conf.get("as_of")
     if not value:
         events = context.get("triggering_asset_events") or {}
@@ -54,7 +55,8 @@ def resolve_as_of(context: dict[str, Any]) -> dt.date:
 
 
 def landing_from(context: dict[str, Any]) -> Path:
-    conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
+    dag_run = context.get("dag_run")
+    conf = (dag_run.conf if dag_run is not None else None) or {}
     return Path(conf.get("landing") or config.landing_root())
 
 

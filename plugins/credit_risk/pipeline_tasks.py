@@ -24,10 +24,9 @@ def load_feed_deliveries(found: dict, feed_key: str, context: dict[str, Any] | N
     from credit_risk import db, loader
     from credit_risk.assets import RAW_ALIAS, raw_asset
 
-    paths = sorted(
-        (d for d in found.get("ready", []) if d["feed_key"] == feed_key),
-        key=lambda d: d["delivery_date"],
-    )
+    # discover() orders deliveries for loading (event feeds oldest first; snapshot feeds newest
+    # first, so superseded snapshots need no hashing or COPY): keep its order.
+    paths = [d for d in found.get("ready", []) if d["feed_key"] == feed_key]
     results: list[dict] = []
     if not paths:
         log.info("%s: nothing to load", feed_key)

@@ -97,7 +97,8 @@ def run_pipeline(landing: Path, as_of: dt.date, skip: set[str] | None = None) ->
     prepare_airflow()
     from credit_risk import dbt_build
 
-    dbt_build.ensure_manifest(force=True)
+    if "build" not in skip:
+        dbt_build.ensure_manifest(force=True)
     conf = {"as_of": as_of.isoformat(), "landing": str(landing), "batch": True}
     results: list[StageResult] = []
     failed = False
@@ -114,8 +115,21 @@ def run_pipeline(landing: Path, as_of: dt.date, skip: set[str] | None = None) ->
         # whether what did load may be published. A failed build/publication stops downstream.
         if r.state != "success" and stage == "build":
             failed = True
+    _apply_security()
     print(render_summary(results, as_of))
     return 0 if all(r.state == "success" for r in results if not r.state.startswith("skipped")) else 1
+
+
+def _apply_security() -> None:
+    """Roles, grants and row-level security (idempotent; tables created by this run included)."""
+    from credit_risk import security
+
+    try:
+        with db.connect() as conn:
+            security.ensure_roles(conn)
+            conn.commit()
+    except Exception as e:  # an external server may not grant CREATEROLE: say so, don't fail the run
+        log.warning("roles and row-level security not applied: %s", e)
 
 
 def render_summary(results: list[StageResult], as_of: dt.date) -> str:

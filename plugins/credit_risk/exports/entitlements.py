@@ -9,6 +9,7 @@ more, or less, than agreed. Personal columns cannot be configured at all.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,7 +191,8 @@ def allowed_columns(table: str) -> dict[str, str]:
 
 def load_config(config_dir: Path | str | None = None) -> ExportConfig:
     """Read and validate scenarios.yml and consumers.yml (default: the package's config folder)."""
-    d = Path(config_dir) if config_dir else CONFIG_DIR
+    override = os.environ.get("CREDIT_RISK_EXPORT_CONFIG_DIR")
+    d = Path(config_dir) if config_dir else Path(override) if override else CONFIG_DIR
     docs = []
     for name in (SCENARIOS_FILE, CONSUMERS_FILE):
         path = d / name

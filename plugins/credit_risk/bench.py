@@ -1,0 +1,448 @@
+"""`make bench SCALE=medium|full`: the end-to-end benchmark.
+
+generate → ingest → build (dbt) → gates → publish → supervision → exports for one as_of, then one
+more month of deliveries (`generate --extend`) and the second as_of (the incremental case).
+Each stage runs as its own process (the real `credit-risk` commands), timed, with the peak RSS of
+its largest process sampled. Baselines measured in the same run on the same data:
+
+* raw server-side `COPY` of the same files into UNLOGGED typed tables (files decompressed and
+  transcoded to UTF-8 beforehand, outside the timing);
+* `SELECT uscc, count(*) FROM raw.<feed> GROUP BY uscc` over every raw feed (the dbt floor).
+
+Results: `benchmarks/results/<scale>.json` (machine, date, commit) and the matching section of
+`BENCHMARKS.md`, with a PNG chart of stage times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from credit_risk import config, db
+from credit_risk.feeds import FEEDS_BY_NAME
+
+FIRST_AS_OF = dt.date(2025, 5, 31)
+SECOND_AS_OF = dt.date(2025, 6, 30)
+RESULTS_DIR = config.PROJECT_ROOT / "benchmarks" / "results"
+
+
+class PeakRss:
+    """Samples the RSS of a process tree; keeps the largest single process and the tree sum."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        self.pid, self.interval = pid, interval
+        self.max_single = 0
+        self.max_tree = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                rss = []
+                for p in procs:
+                    try:
+                        rss.append(p.memory_info().rss)
+                    except psutil.NoSuchProcess:
+                        pass
+                if rss:
+                    self.max_single = max(self.max_single, max(rss))
+                    self.max_tree = max(self.max_tree, sum(rss))
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def run_stage(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> dict:
+    """Run one `credit-risk` command as a child process; wall time and peak RSS."""
+    log = log_dir / f"{name}.log"
+    t0 = time.monotonic()
+    with open(log, "w") as out:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "credit_risk.cli", *args], env=env, stdout=out, stderr=out
+        )
+        with PeakRss(p.pid) as rss:
+            rc = p.wait()
+    seconds = time.monotonic() - t0
+    text = log.read_text(errors="replace")
+    print(f"  {name:<24} rc={rc} {seconds:8.1f} s  peak RSS {rss.max_single / 2**20:7.0f} MiB", flush=True)
+    dag_seconds = {
+        m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+)\s+\w+\s+\w+\s+([\d.]+)s$", text, re.M)
+    }
+    return {
+        "stage": name,
+        "returncode": rc,
+        "seconds": round(seconds, 2),
+        "dag_seconds": dag_seconds,
+        "peak_rss_mib": round(rss.max_single / 2**20),
+        "peak_tree_rss_mib": round(rss.max_tree / 2**20),
+        "log": str(log),
+    }
+
+
+def _landing_rows(landing: Path) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for m in landing.rglob("_manifest.json"):
+        try:
+            meta = json.loads(m.read_text())
+        except ValueError:
+            continue
+        rows[meta["feed"]] = rows.get(meta["feed"], 0) + sum(f["rows"] for f in meta["files"])
+    return rows
+
+
+def _copy_type(feed_name: str, column: str) -> str:
+    c = FEEDS_BY_NAME[feed_name].column(column)
+    if c.personal or c.type in ("month", "id_no"):
+        return "text"
+    return c.pg_type
+
+
+def raw_copy_baseline(landing: Path, tmp: Path) -> dict:
+    """Server-side COPY of every delivered file into an UNLOGGED typed table per feed."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.chmod(tmp, 0o755)
+    prepared: list[tuple[str, Path, list[str]]] = []
+    for m in sorted(landing.rglob("_manifest.json")):
+        meta = json.loads(m.read_text())
+        if meta["feed"] not in FEEDS_BY_NAME:
+            continue
+        enc = "gb18030" if meta.get("encoding", "UTF-8").upper() == "GB18030" else "utf-8-sig"
+        for f in meta["files"]:
+            src = m.parent / f["name"]
+            dst = tmp / f"{meta['department']}_{meta['feed']}_{m.parent.name}_{f['name']}".replace(".gz", "")
+            opener = gzip.open if src.suffix == ".gz" else open
+            with opener(src, "rb") as fh:
+                data = fh.read().decode(enc)
+            dst.write_text(data, encoding="utf-8")
+            os.chmod(dst, 0o644)
+            header = data.split("\n", 1)[0].strip("\r").split(",")
+            prepared.append((meta["feed"], dst, header))
+    rows_total = 0
+    per_feed: dict[str, dict] = {}
+    t_all = 0.0
+    with db.connect(autocommit=True) as conn:
+        conn.execute("create schema if not exists bench")
+        for feed, path, header in prepared:
+            table = f"bench.copy_{feed}_{abs(hash(tuple(header))) % 10**6}"
+            cols = ", ".join(f'"{c}" {_copy_type(feed, c)}' for c in header)
+            conn.execute(f"create unlogged table if not exists {table} ({cols})")
+            t0 = time.monotonic()
+            cur = conn.execute(f"copy {table} from '{path}' (format csv, header true)")
+            dt_ = time.monotonic() - t0
+            n = cur.rowcount
+            rows_total += n
+            t_all += dt_
+            pf = per_feed.setdefault(feed, {"rows": 0, "seconds": 0.0})
+            pf["rows"] += n
+            pf["seconds"] += dt_
+        conn.execute("drop schema bench cascade")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for pf in per_feed.values():
+        pf["rows_per_s"] = round(pf["rows"] / pf["seconds"]) if pf["seconds"] else None
+        pf["seconds"] = round(pf["seconds"], 2)
+    return {
+        "rows": rows_total,
+        "seconds": round(t_all, 2),
+        "rows_per_s": round(rows_total / t_all) if t_all else None,
+        "per_feed": per_feed,
+    }
+
+
+def group_by_floor() -> dict:
+    """`SELECT uscc, count(*) FROM raw.<feed> GROUP BY uscc` over every raw feed with uscc."""
+    out: dict[str, float] = {}
+    with db.connect(autocommit=True) as conn:
+        for name, f in FEEDS_BY_NAME.items():
+            if "uscc" not in [c.name for c in f.all_columns]:
+                continue
+            t0 = time.monotonic()
+            conn.execute(
+                f"select count(*) from (select uscc, count(*) from raw.{name} group by uscc) g"
+            ).fetchone()
+            out[name] = round(time.monotonic() - t0, 2)
+    return {"seconds": round(sum(out.values()), 2), "per_feed": out}
+
+
+def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = None) -> int:
+    """Run the benchmark; `landing_in`: reuse a landing zone generated beforehand (through
+    2025-05, seed 1, same scale) instead of generating one (its generation is then measured
+    separately and recorded by hand)."""
+    os.environ.setdefault("CREDIT_RISK_DEMO", "1")
+    base = config.home() / "bench" / scale
+    landing = landing_in.resolve() if landing_in else base / "landing"
+    log_dir = base / "logs"
+    if base.exists():
+        shutil.rmtree(base)
+    log_dir.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "CREDIT_RISK_WAREHOUSE_DB": f"bench_{scale}",
+        "CREDIT_RISK_EXPORT_ROOT": str(base / "exports"),
+    }
+    os.environ["CREDIT_RISK_WAREHOUSE_DB"] = f"bench_{scale}"
+    db.start(quiet=True)
+    with db.connect(url=db.server_url().with_db("postgres").url, autocommit=True) as c:
+        c.execute(f'drop database if exists "bench_{scale}" with (force)')
+        c.execute(f'create database "bench_{scale}"')
+    print(f"benchmark at scale {scale}: {base}")
+    stages: list[dict] = []
+    la = str(landing)
+
+    def stage(name, *args):
+        r = run_stage(name, list(args), env, log_dir)
+        stages.append(r)
+        return r
+
+    if landing_in is None:
+        stage("generate", "generate", "--out", la, "--scale", scale, "--seed", "1", "--through", "2025-05")
+    rows_first = _landing_rows(landing)
+    a1 = FIRST_AS_OF.isoformat()
+    stage(
+        "ingest_1",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a1,
+        "--skip",
+        "build",
+        "--skip",
+        "supervision",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "build_publish_1",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a1,
+        "--skip",
+        "ingest",
+        "--skip",
+        "supervision",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "supervision_1",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a1,
+        "--skip",
+        "ingest",
+        "--skip",
+        "build",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "exports_1",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a1,
+        "--skip",
+        "ingest",
+        "--skip",
+        "build",
+        "--skip",
+        "supervision",
+    )
+    print("  baselines …", flush=True)
+    floor = group_by_floor()
+    copy = raw_copy_baseline(landing, Path("/tmp") / f"credit-risk-bench-{scale}")
+    stage("generate_extend", "generate", "--extend", la)
+    rows_all = _landing_rows(landing)
+    a2 = SECOND_AS_OF.isoformat()
+    stage(
+        "ingest_2",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a2,
+        "--skip",
+        "build",
+        "--skip",
+        "supervision",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "build_publish_2",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a2,
+        "--skip",
+        "ingest",
+        "--skip",
+        "supervision",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "supervision_2",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a2,
+        "--skip",
+        "ingest",
+        "--skip",
+        "build",
+        "--skip",
+        "exports",
+    )
+    stage(
+        "exports_2",
+        "run",
+        "--landing",
+        la,
+        "--as-of",
+        a2,
+        "--skip",
+        "ingest",
+        "--skip",
+        "build",
+        "--skip",
+        "supervision",
+    )
+    result = assemble(scale, stages, rows_first, rows_all, floor, copy)
+    write_results(scale, result)
+    if not keep and landing_in is None:
+        shutil.rmtree(landing, ignore_errors=True)
+    failed = [s["stage"] for s in stages if s["returncode"] != 0]
+    if failed:
+        print(f"stages failed: {failed} (logs in {log_dir})")
+    return 1 if failed else 0
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=config.PROJECT_ROOT
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def assemble(scale, stages, rows_first, rows_all, floor, copy) -> dict:
+    by = {s["stage"]: s for s in stages}
+    first_rows = sum(rows_first.values())
+    ingest1 = by["ingest_1"]
+    ingest_dag = ingest1["dag_seconds"].get("ingest", ingest1["seconds"])
+    e2e_first = sum(by[s]["seconds"] for s in ("ingest_1", "build_publish_1", "supervision_1", "exports_1"))
+    e2e_second = sum(by[s]["seconds"] for s in ("ingest_2", "build_publish_2", "supervision_2", "exports_2"))
+    build1 = by["build_publish_1"]
+    return {
+        "scale": scale,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "postgres": _pg_version(),
+        },
+        "records_first": first_rows,
+        "records_total": sum(rows_all.values()),
+        "records_per_feed": rows_all,
+        "stages": stages,
+        "baselines": {"raw_copy": copy, "group_by_floor": floor},
+        "headline": {
+            "generation_seconds": by["generate"]["seconds"] if "generate" in by else None,
+            "generation_records_per_s": round(first_rows / by["generate"]["seconds"])
+            if "generate" in by
+            else None,
+            "ingest_rows_per_s": round(first_rows / ingest_dag),
+            "raw_copy_rows_per_s": copy["rows_per_s"],
+            "ingest_vs_raw_copy": round((first_rows / ingest_dag) / copy["rows_per_s"], 3)
+            if copy["rows_per_s"]
+            else None,
+            "build_publish_seconds": build1["seconds"],
+            "group_by_floor_seconds": floor["seconds"],
+            "build_vs_floor": round(build1["seconds"] / floor["seconds"], 2) if floor["seconds"] else None,
+            "end_to_end_first_seconds": round(e2e_first, 1),
+            "end_to_end_second_seconds": round(e2e_second, 1),
+            "second_vs_first": round(e2e_second / e2e_first, 3) if e2e_first else None,
+            "max_task_rss_mib": max(
+                s["peak_rss_mib"] for s in stages if s["stage"] not in ("generate", "generate_extend")
+            ),
+        },
+    }
+
+
+def _pg_version() -> str:
+    try:
+        with db.connect(autocommit=True) as c:
+            return str(c.execute("show server_version").fetchone()[0])  # type: ignore[index]
+    except Exception:
+        return "unknown"
+
+
+def write_results(scale: str, result: dict) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{scale}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    chart = RESULTS_DIR / f"{scale}-stages.png"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        names = [s["stage"] for s in result["stages"]]
+        secs = [s["seconds"] for s in result["stages"]]
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        ax.barh(names[::-1], secs[::-1], color="#3b6ea5")
+        ax.set_xlabel("wall time (s)")
+        ax.set_title(f"credit-risk benchmark, scale {scale}: {result['records_total']:,} records")
+        for i, v in enumerate(secs[::-1]):
+            ax.text(v, i, f" {v:.0f}s", va="center", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(chart, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+    except Exception as e:  # the chart is a convenience; the JSON is the record
+        print(f"chart not written: {e}")
+    h = result["headline"]
+    print(json.dumps(h, indent=2))
+    print(f"results: {path}\nchart:   {chart}")
