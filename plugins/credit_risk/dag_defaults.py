@@ -10,7 +10,9 @@ log = logging.getLogger(__name__)
 OWNER = "credit-risk-data"
 
 # Tag allow-list: the DAG policy test rejects any other tag.
-ALLOWED_TAGS = frozenset({"ingest", "raw", "dbt", "gates", "publish", "supervision", "exports", "credit-risk"})
+ALLOWED_TAGS = frozenset(
+    {"ingest", "raw", "dbt", "gates", "publish", "supervision", "exports", "credit-risk"}
+)
 
 DEFAULT_ARGS = {
     "owner": OWNER,

@@ -139,13 +139,22 @@ class Feed:
         raise KeyError(name)
 
 
-def _c(name: str, type_: str = STR, required: bool = False, values: tuple[str, ...] = (), personal: bool = False):
+def _c(
+    name: str, type_: str = STR, required: bool = False, values: tuple[str, ...] = (), personal: bool = False
+):
     return Column(name, type_, required, values, personal)
 
 
 R = True  # required marker, for readability below
 
-SEVERITIES = ("warning", "fine_small", "fine_large", "confiscation", "license_suspension", "license_revocation")
+SEVERITIES = (
+    "warning",
+    "fine_small",
+    "fine_large",
+    "confiscation",
+    "license_suspension",
+    "license_revocation",
+)
 ENTITY_TYPES = ("enterprise", "individual", "cooperative")
 
 FEEDS: tuple[Feed, ...] = (
@@ -179,7 +188,12 @@ FEEDS: tuple[Feed, ...] = (
         "incremental",
         (
             _c("uscc", USCC, R),
-            _c("change_type", ENUM, R, ("legal_rep", "address", "registered_capital", "name", "scope", "other")),
+            _c(
+                "change_type",
+                ENUM,
+                R,
+                ("legal_rep", "address", "registered_capital", "name", "scope", "other"),
+            ),
             _c("changed_on", DATE, R),
             _c("before_value", STR),
             _c("after_value", STR),
@@ -424,7 +438,12 @@ FEEDS: tuple[Feed, ...] = (
         "incremental",
         (
             _c("uscc", USCC, R),
-            _c("honor_type", ENUM, R, ("contract_abiding", "a_taxpayer", "quality_award", "ad_alliance_member", "other")),
+            _c(
+                "honor_type",
+                ENUM,
+                R,
+                ("contract_abiding", "a_taxpayer", "quality_award", "ad_alliance_member", "other"),
+            ),
             _c("awarded_on", DATE, R),
             _c("valid_until", DATE),
         ),

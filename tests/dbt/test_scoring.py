@@ -325,14 +325,24 @@ def test_edge_cases_need_the_two_step_rounding(build):
 
 
 def test_level2_scores_match_exact_reference(build):
+    """Wide: one row per entity and system, the twenty level-2 scores in library order, each
+    equal to the exact reference rounded half up to 10 decimals (value and scale)."""
+    lib: Library = build["lib"]
+    codes = lib.level2_codes
+    with psycopg.connect(build["url"]) as conn:
+        cur = conn.execute("select * from audit.level2_scores")
+        names = [d.name for d in cur.description or ()]
+        rows = cur.fetchall()
+    assert names == ["as_of", "uscc", "system_code", *(c.lower() for c in codes)]
     got = {
-        (u, s, k): v
-        for u, s, k, v in _fetch(
-            build["url"], "select uscc, system_code, level2_code, score from audit.level2_scores"
-        )
+        (uscc, system_code): [(v, v.as_tuple().exponent) for v in scores]
+        for _, uscc, system_code, *scores in rows
     }
+    assert len(got) == len(rows), "one row per entity and system"
+    assert {str(r[0]) for r in rows} == {AS_OF}
     expected = {
-        (uscc, code, k): v for (uscc, code), ref in build["reference"].items() for k, v in ref.level2.items()
+        key: [(ref.level2[k], ref.level2[k].as_tuple().exponent) for k in codes]
+        for key, ref in build["reference"].items()
     }
     assert len(expected) == len(got)
     assert got == expected

@@ -69,5 +69,10 @@ def e2e(fresh_database, tmp_path_factory) -> E2E:
     )
     runs["first"] = cli(env, "run", "--landing", str(landing), "--as-of", FIRST_AS_OF.isoformat())
     runs["extend"] = cli(env, "generate", "--extend", str(landing), check=True)
+    # 30 June switches the annual-report year: the class shares move past the 2-point drift bound
+    # (the gate blocks it, see test_gates_e2e); a regulator approves the known seasonal move.
+    runs["approve"] = cli(
+        env, "approve", "--as-of", SECOND_AS_OF.isoformat(), "--reason", "report-year switch", check=True
+    )
     runs["second"] = cli(env, "run", "--landing", str(landing), "--as-of", SECOND_AS_OF.isoformat())
     return E2E(landing, Path(str(landing) + ".truth"), runs, env)

@@ -216,35 +216,17 @@
     cross join (select array[{{ codes | join(', ') }}]::text[] as indicator_codes) as library
 {%- endmacro %}
 
-{#- The twenty level-2 scores of every entity of one system, long form: computed wide (one
-    row per entity, fenced) and unnested, twice as fast as a lateral VALUES list per entity. -#}
+{#- The twenty level-2 scores of every entity of one system, wide: one row per entity,
+    one column per level-2 code (lower case), each rounded half up to 10 decimals. -#}
 {% macro scoring_level2_select(system, plan, source_relation) -%}
-    {%- set codes = [] -%}
-    {%- set columns = [] -%}
-    {%- for k in plan.level2 -%}
-        {%- do codes.append(scoring_text(k.code)) -%}
-        {%- do columns.append('score_' ~ (k.code | lower)) -%}
-    {%- endfor -%}
     select
-        wide.as_of,
-        wide.uscc,
+        as_of,
+        uscc,
         {{ scoring_text(system.code) }}::text as system_code,
-        l2.level2_code,
-        l2.score
-    from (
-        select
-            as_of,
-            uscc,
-            {%- for k in plan.level2 %}
-            {{ round_half_up_ratio(scoring_level2_numerator(system, plan, k.code), system.level2[k.code].D3, 10) }} as score_{{ k.code | lower }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        from {{ source_relation }}
-        where entity_type = {{ scoring_text(system.entity_type) }}
-            and as_of = {{ as_of() }}
-        offset 0
-    ) as wide
-    cross join lateral unnest(
-        array[{{ codes | join(', ') }}]::text[],
-        array[{{ columns | join(', ') }}]::numeric[]
-    ) as l2 (level2_code, score)
+        {%- for k in plan.level2 %}
+        {{ round_half_up_ratio(scoring_level2_numerator(system, plan, k.code), system.level2[k.code].D3, 10) }} as {{ k.code | lower }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ source_relation }}
+    where entity_type = {{ scoring_text(system.entity_type) }}
+        and as_of = {{ as_of() }}
 {%- endmacro %}

@@ -21,12 +21,17 @@ from credit_risk.gates import reference
 
 SCHEMA = "published"
 # Bump when _ddl() changes: ensure_published_schema re-applies the (idempotent) DDL then.
-SCHEMA_VERSION = "credit-risk published schema v1"
+SCHEMA_VERSION = "credit-risk published schema v2"  # v2: level2_scores wide (v1: long)
 # pg_advisory_lock(classid, objid) namespaces of this module
 LOCK_DDL = 0x43524700  # "CRG\0": schema changes
 LOCK_PUBLISH = 0x43524701  # publication of one as_of (objid = as_of's ordinal day)
 
 _LEVEL1 = ("bas", "ops", "reg", "fin", "soc", "eva")
+# The 20 second-level codes of seed indicator_library, as the columns of level2_scores (a change
+# of the library is a schema change: bump SCHEMA_VERSION). A gate unit test compares them.
+LEVEL2 = tuple(
+    "bas1 bas2 bas3 ops1 ops2 ops3 reg1 reg2 reg3 reg4 fin1 fin2 fin3 soc1 soc2 soc3 eva1 eva2 eva3 eva4".split()
+)
 
 # table -> (columns (name, type, comment), primary key, indexed (as_of, region_code)?)
 Columns = list[tuple[str, str, str]]
@@ -94,10 +99,16 @@ TABLES: dict[str, tuple[Columns, tuple[str, ...], bool]] = {
         [
             *_BASE,
             ("system_code", "text not null", "Indicator system (ENT, IND, COOP, IBE)."),
-            ("level2_code", "text not null", "Second-level indicator code (BAS1 … EVA4)."),
-            ("score", "numeric", "Second-level score 0–100, unrounded."),
+            *[
+                (
+                    c,
+                    "numeric",
+                    f"Second-level score {c.upper()} (0–100) in this system, rounded half up to 10 decimals.",
+                )
+                for c in LEVEL2
+            ],
         ],
-        ("as_of", "uscc", "system_code", "level2_code"),
+        ("as_of", "uscc", "system_code"),
         False,
     ),
 }
@@ -107,7 +118,8 @@ TABLE_COMMENTS = {
     "risk_classifications": "Published credit-risk class (信用风险分类) of every active entity, per as_of, "
     "with its scores and explanation.",
     "credit_evaluations": "Published IBE credit grade (个体工商户信用评价) of every active individual business, per as_of.",
-    "level2_scores": "Published second-level scores (20 per entity and system), per as_of.",
+    "level2_scores": "Published second-level scores (二级指标得分), one row per entity and system with the 20 "
+    "scores bas1 … eva4 (names: seed indicator_library), per as_of.",
 }
 PUBLICATION_ID = (
     "publication_id",
@@ -244,8 +256,46 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
         ).fetchone()
         if version and version[0] == SCHEMA_VERSION:
             return  # fast path: nothing to do (no catalog writes, no locks on the tables)
+        v1_level2 = _set_aside_long_level2(conn)
         for stmt in _ddl():
             conn.execute(stmt)  # type: ignore[arg-type]
+        if v1_level2:
+            _republish_level2_wide(conn)
+
+
+def _set_aside_long_level2(conn: psycopg.Connection) -> bool:
+    """Schema v1 published level2_scores long (one row per level-2 code). If that table is
+    there, keep its rows pivoted to the wide form in a temporary table and drop it (with its
+    partitions), so that _ddl() creates the wide one. True when it did."""
+    long_form = conn.execute(
+        "select 1 from information_schema.columns where table_schema = %s and table_name = 'level2_scores' "
+        "and column_name = 'level2_code'",
+        (SCHEMA,),
+    ).fetchone()
+    if not long_form:
+        return False
+    pivot = ", ".join(f"max(score) filter (where level2_code = '{c.upper()}') as {c}" for c in LEVEL2)
+    conn.execute(
+        "create temp table level2_scores_v1 on commit drop as "  # type: ignore[arg-type]
+        f"select as_of, uscc, system_code, {pivot}, max(publication_id) as publication_id "
+        f"from {SCHEMA}.level2_scores group by as_of, uscc, system_code"
+    )
+    conn.execute(f"drop table {SCHEMA}.level2_scores")  # type: ignore[arg-type]
+    return True
+
+
+def _republish_level2_wide(conn: psycopg.Connection) -> None:
+    """Load the set-aside v1 rows into the wide table, one partition per as_of (as publish does)."""
+    dates = conn.execute("select distinct as_of from level2_scores_v1 order by as_of").fetchall()
+    cols = ", ".join([*columns("level2_scores"), PUBLICATION_ID[0]])
+    for (as_of,) in dates:
+        part = f"{SCHEMA}.{partition_name('level2_scores', as_of)}"
+        conn.execute(f"create table {part} (like {SCHEMA}.level2_scores including defaults)")  # type: ignore[arg-type]
+        conn.execute(
+            f"insert into {part} ({cols}) select {cols} from level2_scores_v1 where as_of = %s",  # type: ignore[arg-type]
+            (as_of,),
+        )
+        attach_partition(conn, "level2_scores", as_of)
 
 
 def partition_name(table: str, as_of: dt.date) -> str:

@@ -38,6 +38,7 @@ INGEST_DDL = [
 ]
 
 LEVEL1 = ("bas", "ops", "reg", "fin", "soc", "eva")
+LEVEL2 = tuple(c.lower() for c in reference.load().level2_codes["ENT"])  # bas1 … eva4, library order
 AUDIT_DDL = {
     "indicator_scores": "as_of date, uscc char(18), entity_type text, region_code char(6), "
     + ", ".join(f"i{n:02d} numeric" for n in range(1, 45)),
@@ -48,7 +49,8 @@ AUDIT_DDL = {
     "credit_evaluations": "as_of date, uscc char(18), region_code char(6), total_score numeric(5,2), "
     + ", ".join(f"score_{c} numeric" for c in LEVEL1)
     + ", credit_grade text, fired_rules text[], top_losses text[]",
-    "level2_scores": "as_of date, uscc char(18), system_code text, level2_code text, score numeric",
+    "level2_scores": "as_of date, uscc char(18), system_code text, "
+    + ", ".join(f"{c} numeric" for c in LEVEL2),
 }
 
 
@@ -232,15 +234,14 @@ def build_audit(conn: psycopg.Connection, as_of: dt.date) -> None:
                array['I20', 'I01', 'I02']
         from generate_series(101, 201) g"""  # type: ignore[arg-type]
     )
+    level2 = ", ".join(f"66.6 + {n} % 3" for n in range(len(LEVEL2)))  # wide: one row per entity and system
     for s in ref.systems:
-        codes = "array[" + ", ".join(f"'{c}'" for c in ref.level2_codes[s.code]) + "]"
         source = (
             "audit.credit_evaluations" if s.output_kind == "credit_grade" else "audit.risk_classifications"
         )
         cond = "" if s.output_kind == "credit_grade" else f"where system_code = '{s.code}'"
         conn.execute(
-            f"""insert into audit.level2_scores
-            select as_of, uscc, '{s.code}', code, 66.6 from {source} cross join unnest({codes}) as code {cond}"""  # type: ignore[arg-type]
+            f"insert into audit.level2_scores select as_of, uscc, '{s.code}', {level2} from {source} {cond}"  # type: ignore[arg-type]
         )
 
 

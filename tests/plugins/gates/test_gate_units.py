@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from credit_risk.gates import GateReport, dbt_report, settings
+from credit_risk.gates import GateReport, dbt_report, schema, settings
 from credit_risk.gates.reference import load as load_reference
 from credit_risk.gates.report import describe
 
@@ -42,6 +42,15 @@ def test_reference_comes_from_the_seeds():
     assert ref.classes["ENT"] == ("A", "B", "C", "D") and ref.classes["IBE"] == ("AAA", "AA", "A", "B", "C")
     assert len(ref.indicator_codes) == 44 and all(len(v) == 20 for v in ref.level2_codes.values())
     assert "R6" in ref.rule_codes["COOP"] and "R6" not in ref.rule_codes["ENT"]
+
+
+def test_published_level2_columns_are_the_library_codes():
+    """published.level2_scores has one column per second-level code of every system, in
+    library order (what dbt's level2_scores model generates from the same seed)."""
+    ref = load_reference()
+    assert all(tuple(c.lower() for c in v) == schema.LEVEL2 for v in ref.level2_codes.values())
+    assert schema.columns("level2_scores") == ["as_of", "uscc", "system_code", *schema.LEVEL2]
+    assert schema.TABLES["level2_scores"][1] == ("as_of", "uscc", "system_code")
 
 
 @pytest.mark.parametrize(

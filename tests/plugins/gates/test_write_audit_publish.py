@@ -17,6 +17,7 @@ import pytest
 from gates_world import (
     DBT_OK,
     JUNE,
+    LEVEL2,
     MAY,
     add_delivery,
     build_audit,
@@ -88,7 +89,7 @@ def test_clean_run_publishes_and_records_it(world):
         "indicator_scores": 221,
         "risk_classifications": 221,
         "credit_evaluations": 101,
-        "level2_scores": 221 * 20 + 101 * 20,
+        "level2_scores": 221 + 101,  # one row per entity and system (IND entities also in IBE)
     }
     for table, n in result.rows.items():
         got = conn.execute(
@@ -255,9 +256,25 @@ OUTPUT_BREAKS = {
         ("output.credit_evaluations", "null_fired_rules"),
     ),
     "level2": (
-        "delete from audit.level2_scores where system_code = 'IBE' and level2_code = 'EVA4' and uscc = "
+        "delete from audit.level2_scores where system_code = 'IBE' and uscc = "
         "(select min(uscc) from audit.credit_evaluations)",
         ("output.level2_scores", "rows_missing_or_extra"),
+    ),
+    "level2_keys": (
+        # same number of rows, but one belongs to an entity the system did not score
+        "update audit.level2_scores set uscc = '999999999999999999' where system_code = 'COOP' and uscc = "
+        "(select min(uscc) from audit.risk_classifications where system_code = 'COOP')",
+        ("output.level2_scores", "keys_differ_from_entities"),
+    ),
+    "level2_range": (
+        "update audit.level2_scores set reg3 = 100.5 where system_code = 'ENT' and uscc = "
+        "(select max(uscc) from audit.risk_classifications where system_code = 'ENT')",
+        ("output.level2_scores", "max_score"),
+    ),
+    "level2_null": (
+        "update audit.level2_scores set eva4 = null where system_code = 'IND' and uscc = "
+        "(select max(uscc) from audit.risk_classifications where system_code = 'IND')",
+        ("output.level2_scores", "null_scores"),
     ),
 }
 
@@ -432,7 +449,51 @@ def test_published_schema_is_idempotent_and_partitioned(world):
         "select pg_get_constraintdef(oid) from pg_constraint where conrelid = 'published.level2_scores'::regclass "
         "and contype = 'p'"
     ).fetchone()
-    assert pk == ("PRIMARY KEY (as_of, uscc, system_code, level2_code)",)
+    assert pk == ("PRIMARY KEY (as_of, uscc, system_code)",)
+    cols = conn.execute(
+        "select array_agg(attname::text order by attnum) from pg_attribute "
+        "where attrelid = 'published.level2_scores'::regclass and attnum > 0 and not attisdropped"
+    ).fetchone()
+    assert cols == (["as_of", "uscc", "system_code", *LEVEL2, "publication_id"],)
+
+
+def test_published_long_level2_scores_are_converted_to_wide(world):
+    """A warehouse on schema v1 (level2_scores long) gets the wide table with the same
+    scores, publication ids and one partition per as_of, when ensure_published_schema runs."""
+    conn = world.conn
+    before = published_state(conn)
+    wide = conn.execute(
+        "select as_of, count(*) from published.level2_scores group by as_of order by as_of"
+    ).fetchall()
+    assert [a for a, _ in wide] == [MAY, JUNE]
+    codes = ", ".join(f"('{c.upper()}', x.{c})" for c in LEVEL2)
+    # rebuild the v1 layout from the published rows
+    conn.execute(
+        "create temp table v1_long as select x.as_of, x.uscc, x.system_code, l.level2_code, l.score, "
+        f"x.publication_id from published.level2_scores x cross join lateral (values {codes}) as l(level2_code, score)"
+    )
+    conn.execute("drop table published.level2_scores")
+    conn.execute(
+        "create table published.level2_scores (as_of date not null, uscc char(18) not null, "
+        "system_code text not null, level2_code text not null, score numeric, publication_id bigint not null, "
+        "primary key (as_of, uscc, system_code, level2_code)) partition by list (as_of)"
+    )
+    for as_of, _ in wide:
+        conn.execute(
+            f"create table published.level2_scores_{as_of:%Y%m%d} partition of published.level2_scores "
+            f"for values in ('{as_of.isoformat()}')"
+        )
+    conn.execute("insert into published.level2_scores select * from v1_long")
+    conn.execute("drop table v1_long")
+    conn.execute("comment on schema published is 'credit-risk published schema v1'")
+    assert published_state(conn)["level2_scores"][0] == sum(n for _, n in wide) * len(LEVEL2)
+    ensure_published_schema(conn)
+    assert published_state(conn) == before
+    part = conn.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "where i.inhparent = 'published.level2_scores'::regclass order by 1"
+    ).fetchall()
+    assert part == [("level2_scores_20250531",), ("level2_scores_20250630",)]
 
 
 # --------------------------------------------------------------- last: rebuilds audit.*

@@ -1,5 +1,6 @@
 -- 二级指标得分: the twenty level-2 scores of every active entity in every system that applies
--- to it (long form), exact rationals shown rounded half up to 10 decimals.
+-- to it, wide: one row per (entity, system), one column per level-2 code (bas1 … eva4), exact
+-- rationals shown rounded half up to 10 decimals.
 {{ scoring_seed_dependencies() }}
 {%- set indicator_scores = ref('int_indicator_scores') %}
 {%- set plan = scoring_plan() %}
