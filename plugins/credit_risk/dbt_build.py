@@ -32,17 +32,9 @@ def invoke(args: list[str], as_of: dt.date | None = None) -> dict[str, Any]:
 
     _env()
     project = config.dbt_project_dir()
-    full = [
-        *args,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target-path",
-        str(target_path()),
-        "--log-path",
-        str(config.home() / "dbt_logs"),
-    ]
+    full = [*args, "--project-dir", str(project), "--profiles-dir", str(project)]
+    if args[0] != "debug":  # dbt debug takes no target/log path
+        full += ["--target-path", str(target_path()), "--log-path", str(config.home() / "dbt_logs")]
     if as_of is not None:
         full += ["--vars", json.dumps({"as_of": as_of.isoformat()})]
     t0 = time.monotonic()
