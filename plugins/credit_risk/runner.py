@@ -7,6 +7,7 @@ manifests (deliveries still arriving are reported and skipped).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import subprocess
@@ -95,6 +96,33 @@ def run_pipeline(landing: Path, as_of: dt.date, skip: set[str] | None = None) ->
         print(f"landing zone not found: {landing}", file=sys.stderr)
         return 2
     prepare_airflow()
+    with _exclusive_run():
+        return _run_stages(landing, as_of, skip)
+
+
+RUN_LOCK_KEY = 0x43524B52554E  # "CRKRUN": one batch run at a time per Airflow metadata database
+
+
+@contextlib.contextmanager
+def _exclusive_run():
+    """Batch runs exclude each other: `dag.test()` clears and re-creates task instances in the
+    shared metadata database, so a second overlapping run waits here instead of interfering."""
+    import psycopg
+
+    with psycopg.connect(db.airflow_url().url, autocommit=True) as conn:
+        got = conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]  # type: ignore[index]
+        if not got:
+            print(
+                "another credit-risk run is in progress on this Airflow database: waiting for it", flush=True
+            )
+            conn.execute("select pg_advisory_lock(%s)", (RUN_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+
+
+def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
     from credit_risk import dbt_build
 
     if "build" not in skip:
