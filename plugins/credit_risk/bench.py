@@ -418,16 +418,16 @@ def rerun(scale: str, names: list[str], landing_in: Path | None = None) -> int:
             r["export_bytes"] = _dir_bytes(base / "exports")
             shutil.rmtree(base / "exports", ignore_errors=True)
         stages = [r if s["stage"] == name else s for s in stages]
-    rows_first = {"_": result["records_first"]}
-    rows_all = result["records_per_feed"]
-    new = assemble(
-        scale,
-        stages,
-        rows_first,
-        rows_all,
-        result["baselines"]["group_by_floor"],
-        result["baselines"]["raw_copy"],
-    )
-    new["reruns"] = sorted(set(result.get("reruns", [])) | set(names))
-    write_results(scale, new)
+        # write after every stage: a long re-run that is stopped still leaves its figures
+        new = assemble(
+            scale,
+            stages,
+            {"_": result["records_first"]},
+            result["records_per_feed"],
+            result["baselines"]["group_by_floor"],
+            result["baselines"]["raw_copy"],
+        )
+        new["reruns"] = sorted(set(result.get("reruns", [])) | {name})
+        result = {**result, **new}
+        write_results(scale, new)
     return 0 if all(s["returncode"] == 0 for s in stages) else 1
