@@ -36,8 +36,8 @@ demo: install
 	$(BIN)/credit-risk demo
 
 lint: install
-	$(BIN)/ruff check plugins dags tests
-	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/ruff check plugins dags tests expectations
+	$(BIN)/ruff format --check plugins dags tests expectations
 	$(BIN)/credit-risk db start --quiet
 	@# the marts read the seeds while they compile: seed first, or sqlfluff skips them
 	cd dbt_project && ../$(BIN)/credit-risk env -- ../$(BIN)/dbt seed --quiet --project-dir . --profiles-dir . --target-path ../var/dbt_lint_target
