@@ -150,6 +150,8 @@ def dbt_results_from_states(context: dict[str, Any]) -> dict:
 
 def publish_task(as_of: str, reports: list[dict | None], context: dict[str, Any]) -> dict:
     """Publish the audited as_of if every gate passed; otherwise record the block and raise."""
+    from credit_risk import pipeline
+    from credit_risk.assets import PUBLISHED
     from credit_risk.gates import publish as pub
 
     dbt_results = dbt_results_from_states(context)
@@ -158,27 +160,15 @@ def publish_task(as_of: str, reports: list[dict | None], context: dict[str, Any]
         context["dag_run"].run_id,
         [r for r in reports if r is not None],
         dbt_results,
-        triggered_by(context),
+        pipeline.triggered_by(context),
         missing_reports=sum(r is None for r in reports),
     )
     out = _report_to_dict(result)
-    context["outlet_events"][_published_asset()].extra = {
+    context["outlet_events"][PUBLISHED].extra = {
         "as_of": as_of,
         **{k: v for k, v in out.items() if k in ("publication_id", "rows")},
     }
     return out
-
-
-def _published_asset():
-    from credit_risk.assets import PUBLISHED
-
-    return PUBLISHED
-
-
-def triggered_by(context: dict[str, Any]) -> str:
-    from credit_risk import pipeline
-
-    return pipeline.triggered_by(context)
 
 
 # ---------------------------------------------------------------- downstream
