@@ -119,7 +119,10 @@ def _exclusive_run():
         try:
             yield
         finally:
-            conn.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+            try:
+                conn.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+            except psycopg.OperationalError as e:  # the server restarted: the lock went with the session
+                log.warning("run lock already released (%s)", str(e).strip())
 
 
 def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
@@ -128,6 +131,7 @@ def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
     if "build" not in skip:
         dbt_build.ensure_manifest(force=True)
     conf = {"as_of": as_of.isoformat(), "landing": str(landing), "batch": True}
+    _apply_security()
     results: list[StageResult] = []
     failed = False
     for stage, dag_id in STAGES:
@@ -149,15 +153,11 @@ def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
 
 
 def _apply_security() -> None:
-    """Roles, grants and row-level security (idempotent; tables created by this run included)."""
+    """Roles, grants, ownerships and row-level security (idempotent): before the stages, so each
+    step can take its least role, and after them, for the tables this run created."""
     from credit_risk import security
 
-    try:
-        with db.connect() as conn:
-            security.ensure_roles(conn)
-            conn.commit()
-    except Exception as e:  # an external server may not grant CREATEROLE: say so, don't fail the run
-        log.warning("roles and row-level security not applied: %s", e)
+    security.setup()
 
 
 def render_summary(results: list[StageResult], as_of: dt.date) -> str:

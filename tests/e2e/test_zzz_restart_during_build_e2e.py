@@ -1,0 +1,145 @@
+"""PostgreSQL restarted (crash-like, `pg_ctl -m immediate`) in the middle of the dbt build: the
+build task fails, Airflow retries it, and what is published equals the uninterrupted run.
+
+Real parts: the generator, `credit-risk run` (Airflow `dag.test()`, dbt, GX, publication) and the
+embedded server, which also holds Airflow's metadata database — the run survives losing every
+connection at once. The uninterrupted run is the shared e2e run's first as_of: the same seed and
+months give byte-identical deliveries. Runs after the other e2e tests (file order): the restart
+drops every connection on the test server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+
+from credit_risk import db
+from credit_risk.gates import schema as published_schema
+
+pytestmark = pytest.mark.e2e
+DB = "t_restart_build"
+FIRST_AS_OF = dt.date(2025, 5, 31)  # the shared e2e run's first as_of
+
+
+def cli(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    p = subprocess.run(
+        [sys.executable, "-m", "credit_risk.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(
+            f"credit-risk {' '.join(args)} failed ({p.returncode}):\n{p.stdout}{p.stderr}"[-6000:]
+        )
+    return p
+
+
+def published_digest(dbname: str) -> dict[str, tuple[int, str]]:
+    """(rows, md5 of all rows) per published table for the first as_of, publication ids aside."""
+    out = {}
+    with psycopg.connect(db.server_url().with_db(dbname).url) as c:
+        for table, (cols, _pk, _regional) in published_schema.TABLES.items():
+            names = ", ".join(n for n, _t, _c in cols)
+            out[table] = c.execute(
+                f"select count(*), md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) "
+                f"from (select {names} from published.{table} where as_of = %s) as t",
+                (FIRST_AS_OF,),
+            ).fetchone()
+    return out
+
+
+def wait_for_build_then_restart(stop: threading.Event, hit: dict) -> None:
+    """Restart the server once dbt is building a model of the intermediate layer."""
+    url = db.server_url().with_db("postgres").url
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True) as c:
+                row = c.execute(
+                    "select query from pg_stat_activity where datname = %s and state = 'active' "
+                    "and query ilike '%%intermediate%%' and query ilike '%%create%%' limit 1",
+                    (DB,),
+                ).fetchone()
+        except psycopg.OperationalError:
+            row = None
+        if row:
+            hit["query"] = row[0][:200]
+            hit["at"] = time.monotonic()
+            db.restart_immediate()
+            hit["restarted"] = time.monotonic()
+            return
+        time.sleep(0.2)
+
+
+def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, tmp_path, monkeypatch):
+    with psycopg.connect(db.server_url().with_db("postgres").url, autocommit=True) as c:
+        c.execute(f'drop database if exists "{DB}" with (force)')
+        c.execute(f'create database "{DB}"')
+    monkeypatch.setenv("CREDIT_RISK_WAREHOUSE_DB", DB)
+    env = {**e2e.env, "CREDIT_RISK_WAREHOUSE_DB": DB, "CREDIT_RISK_EXPORT_ROOT": str(tmp_path / "exports")}
+    landing = tmp_path / "landing"
+    gen = ["generate", "--out", str(landing), "--scale", "tiny", "--seed", "7", "--through", "2025-05"]
+    cli(env, *gen, check=True)
+    as_of = FIRST_AS_OF.isoformat()
+    cli(
+        env,
+        "run",
+        "--landing",
+        str(landing),
+        "--as-of",
+        as_of,
+        "--skip",
+        "build",
+        "--skip",
+        "supervision",
+        "--skip",
+        "exports",
+        check=True,
+    )
+
+    stop, hit = threading.Event(), {}
+    watcher = threading.Thread(target=wait_for_build_then_restart, args=(stop, hit), daemon=True)
+    watcher.start()
+    try:
+        run = cli(
+            env,
+            "run",
+            "--landing",
+            str(landing),
+            "--as-of",
+            as_of,
+            "--skip",
+            "ingest",
+            "--skip",
+            "supervision",
+            "--skip",
+            "exports",
+        )
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    assert hit.get("restarted"), "the build finished before the server could be restarted"
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+
+    # the restart really failed a build attempt, and the retry recovered
+    with psycopg.connect(db.airflow_url().url) as c:
+        tries, state = c.execute(
+            """
+            select ti.try_number, ti.state from task_instance as ti
+            join dag_run as dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id
+            where ti.dag_id = 'classify_and_publish' and ti.task_id = 'dbt_build'
+            order by dr.id desc limit 1
+            """
+        ).fetchone()
+    assert state == "success"
+    assert tries >= 2, f"dbt_build succeeded on try {tries}: the restart did not hit it ({hit})"
+
+    assert published_digest(DB) == published_digest("t_e2e")
+    assert all(rows > 0 for rows, _ in published_digest(DB).values())
