@@ -55,11 +55,9 @@ def ingest_deliveries():
         from airflow.sdk import get_current_context
 
         from credit_risk import pipeline
-        from credit_risk.loader import discover as discover_deliveries
+        from credit_risk.pipeline_tasks import discover_deliveries
 
-        ctx = get_current_context()
-        found = discover_deliveries(pipeline.landing_from(ctx))
-        return found.to_dict()
+        return discover_deliveries(pipeline.landing_from(get_current_context()))
 
     @task.sensor(poke_interval=300, timeout=24 * 3600, mode="reschedule", soft_fail=True)
     def wait_for_manifests(found: dict) -> bool:
@@ -71,9 +69,9 @@ def ingest_deliveries():
         if conf.get("batch") or not found.get("waiting"):
             return True
         from credit_risk import pipeline
-        from credit_risk.loader import discover as discover_deliveries
+        from credit_risk.pipeline_tasks import discover_deliveries
 
-        again = discover_deliveries(pipeline.landing_from(ctx)).to_dict()
+        again = discover_deliveries(pipeline.landing_from(ctx))
         return not again.get("waiting")
 
     @task(trigger_rule="none_failed", outlets=[RAW_ALIAS])

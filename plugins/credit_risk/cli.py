@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "db":
         if args.action == "start":
+            from credit_risk import security
+
             url = db.start(quiet=args.quiet)
+            security.setup()  # roles, grants, ownerships, row-level security
             if not args.quiet:
                 print(f"warehouse: {url.url}")
         elif args.action == "stop":
@@ -115,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.cmd == "env":
-        from credit_risk import airflow_env
+        from credit_risk import airflow_env, security
 
         db.start(quiet=True)
+        security.setup()  # dbt run from here connects as the transformer role
         env = {**os.environ, **airflow_env.project_env()}
         cmd = [c for c in args.command if c != "--"]
         if not cmd:

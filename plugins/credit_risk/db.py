@@ -10,8 +10,10 @@ restarts on the same data and the same URL.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -254,16 +256,67 @@ def ensure_databases() -> None:
         log.warning("could not check/create databases (%s); assuming they exist", e)
 
 
+# The group role (security.py) that warehouse connections of the current pipeline step take.
+_STEP_ROLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("credit_risk_step_role", default=None)
+
+# dbt only ever builds: its connections take the transformer role (security.TRANSFORMER).
+DBT_ROLE = "credit_risk_transformer"
+
+
+def least_privilege() -> bool:
+    """Pipeline steps take their least role unless CREDIT_RISK_LEAST_PRIVILEGE=0 (an external
+    server whose administrator has not created the roles of security.py)."""
+    return os.environ.get("CREDIT_RISK_LEAST_PRIVILEGE", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
 @contextlib.contextmanager
-def connect(autocommit: bool = False, url: str | None = None) -> Iterator[psycopg.Connection]:
-    """A psycopg 3 connection to the warehouse."""
-    conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit)
+def acting_as(role: str) -> Iterator[None]:
+    """Every warehouse connection opened inside (also as a decorator) runs as `role`: the
+    session starts with `role` set (libpq option `-c role=…`, i.e. SET ROLE that survives
+    ROLLBACK), so the step can do what the role may and nothing more."""
+    token = _STEP_ROLE.set(role if least_privilege() else None)
+    try:
+        yield
+    finally:
+        _STEP_ROLE.reset(token)
+
+
+def step_role() -> str | None:
+    """The role connections take now (None: the login itself)."""
+    return _STEP_ROLE.get()
+
+
+@contextlib.contextmanager
+def connect(
+    autocommit: bool = False, url: str | None = None, role: str | None = None
+) -> Iterator[psycopg.Connection]:
+    """A psycopg 3 connection to the warehouse, as `role` or the current step's role if any."""
+    role = role or _STEP_ROLE.get()
+    if role:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", role):  # it goes into the libpq options string
+            raise ValueError(f"not a plain role name: {role!r}")
+        conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit, options=f"-c role={role}")
+    else:
+        conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit)
     try:
         yield conn
     finally:
         conn.close()
 
 
+def create_schema_sql(name: str) -> str:
+    """`create schema if not exists <name>` that also runs as a role without CREATE on the database
+    (PostgreSQL checks that privilege before it looks whether the schema exists)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a plain schema name: {name!r}")
+    return f"do $$ begin if to_regnamespace('{name}') is null then create schema {name}; end if; end $$"
+
+
 def dbt_env() -> dict[str, str]:
-    """Environment that dbt's profiles.yml reads (env_var only)."""
-    return warehouse_url().env_for_dbt()
+    """Environment that dbt's profiles.yml reads (env_var only); dbt connects as DBT_ROLE."""
+    return {**warehouse_url().env_for_dbt(), "CREDIT_RISK_PGROLE": DBT_ROLE if least_privilege() else ""}

@@ -31,6 +31,11 @@ def invoke(args: list[str], as_of: dt.date | None = None) -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
     _env()
+    if db.least_privilege() and args[0] not in ("parse", "ls", "list"):
+        # dbt connects as the transformer role: it must exist with its grants and ownerships
+        from credit_risk import security
+
+        security.setup()
     project = config.dbt_project_dir()
     full = [*args, "--project-dir", str(project), "--profiles-dir", str(project)]
     if args[0] != "debug":  # dbt debug takes no target/log path

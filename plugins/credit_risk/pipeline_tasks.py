@@ -8,7 +8,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from credit_risk import security
+from credit_risk.db import acting_as
+
 log = logging.getLogger(__name__)
+
+# Each step's warehouse connections take the least role that can do the step (security.py).
 
 
 class IngestFailed(RuntimeError):
@@ -18,6 +23,15 @@ class IngestFailed(RuntimeError):
 # ---------------------------------------------------------------- ingest
 
 
+@acting_as(security.LOADER)
+def discover_deliveries(landing: Path) -> dict:
+    """The landing zone's deliveries (ready / waiting / ignored), as XCom-safe data."""
+    from credit_risk.loader import discover
+
+    return discover(landing).to_dict()
+
+
+@acting_as(security.LOADER)
 def load_feed_deliveries(found: dict, feed_key: str, context: dict[str, Any] | None = None) -> list[dict]:
     """Load the ready deliveries of one feed in date order; announce the feed's Asset if
     anything loaded. Rejections are reported by `ingest_report`, after every feed had its turn."""
@@ -62,6 +76,7 @@ def load_feed_deliveries(found: dict, feed_key: str, context: dict[str, Any] | N
     return results
 
 
+@acting_as(security.LOADER)
 def ingest_report(found: dict, per_feed: list[list[dict] | None]) -> dict:
     """Summarise a load run; raise (fail visibly) on rejected deliveries or accounting errors."""
     from credit_risk import db, loader
@@ -121,6 +136,7 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+@acting_as(security.TRANSFORMER)
 def gate_task(kind: str, as_of: str, context: dict[str, Any]) -> dict:
     """Run the raw or output gate suites; returns the report (never raises on a failed
     expectation: publication decides, so every gate's outcome reaches the ledger)."""
@@ -148,6 +164,7 @@ def dbt_results_from_states(context: dict[str, Any]) -> dict:
     return {"success": bool(dbt) and not failed, "tasks": len(dbt), "failed_tasks": failed}
 
 
+@acting_as(security.TRANSFORMER)
 def publish_task(as_of: str, reports: list[dict | None], context: dict[str, Any]) -> dict:
     """Publish the audited as_of if every gate passed; otherwise record the block and raise."""
     from credit_risk import pipeline
@@ -174,6 +191,7 @@ def publish_task(as_of: str, reports: list[dict | None], context: dict[str, Any]
 # ---------------------------------------------------------------- downstream
 
 
+@acting_as(security.TRANSFORMER)
 def supervision_task(context: dict[str, Any]) -> dict:
     from credit_risk import pipeline, supervision
 
@@ -183,6 +201,7 @@ def supervision_task(context: dict[str, Any]) -> dict:
     return json_safe(summary)
 
 
+@acting_as(security.EXPORTER)
 def exports_task(context: dict[str, Any]) -> dict:
     from credit_risk import exports, pipeline
 

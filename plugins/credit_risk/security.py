@@ -9,7 +9,17 @@ Group roles (NOLOGIN) created by `ensure_roles()`; login roles are granted membe
 | `credit_risk_analyst` | SELECT on `published` only, limited by row-level security to the region prefixes in `published.analyst_regions` when the role has any |
 | `credit_risk_exporter` | SELECT on `published` (+ entity names in `staging.stg_samr__registration`), write `exports` |
 
-Pipeline steps take the least role with `db.connect(role=...)` → `SET ROLE`.
+Each schema is owned by the one role that builds in it (`SCHEMA_OWNERS`), and so are its tables:
+dbt drops and re-creates its relations, the loader attaches partitions, and both need ownership.
+`ensure_roles` hands existing objects to that owner (idempotent), so a warehouse built before the
+roles existed converges on the first run.
+
+Pipeline steps take the least role (`db.acting_as(role)` → every connection of the step starts
+with `role` set; dbt's profile sets it for dbt): ingestion the loader, dbt/gates/publication/
+supervision the transformer, exports the exporter. The setup itself (`ensure_roles`) runs as the
+configured login, which must be able to create roles (the embedded server's superuser can);
+`CREDIT_RISK_LEAST_PRIVILEGE=0` turns the role switch off for a server whose administrator keeps
+roles elsewhere.
 """
 
 from __future__ import annotations
@@ -64,8 +74,27 @@ CREATE_GRANTS: dict[str, tuple[str, ...]] = {
     "exports": (EXPORTER,),
 }
 
+# schema -> the role that owns it and everything in it
+SCHEMA_OWNERS: dict[str, str] = {schema: roles[0] for schema, roles in CREATE_GRANTS.items()}
+
 # Published tables carrying region_code: row-level security applies to them.
 RLS_TABLES = ("risk_classifications", "credit_evaluations", "indicator_scores")
+
+
+def setup() -> bool:
+    """`ensure_roles` on the warehouse as the configured login (never as a step role). Returns
+    False, with a warning, when the login may not (an external server without CREATEROLE)."""
+    from credit_risk import db
+
+    try:
+        with db.connect(role=None) as conn:
+            conn.execute("set role none")
+            ensure_roles(conn)
+            conn.commit()
+        return True
+    except psycopg.Error as e:
+        log.warning("roles, grants and row-level security not applied: %s", e)
+        return False
 
 
 def ensure_roles(conn: psycopg.Connection) -> None:
@@ -74,6 +103,11 @@ def ensure_roles(conn: psycopg.Connection) -> None:
     for role in ROLES:
         if role not in existing:
             conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
+    if not (superuser and superuser[0]):
+        # a non-superuser login must be a member to SET ROLE to the group roles
+        for role in ROLES:
+            conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(role)))
     for schema in SCHEMAS:
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         s = sql.Identifier(schema)
@@ -101,6 +135,56 @@ def ensure_roles(conn: psycopg.Connection) -> None:
                 )
     conn.execute(sql.SQL("revoke create on schema public from public"))
     ensure_row_level_security(conn)
+    transfer_ownership(conn)
+
+
+# pg_class.relkind -> the ALTER statement that changes the owner
+_ALTER = {
+    "r": "table",
+    "p": "table",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "f": "foreign table",
+}
+
+
+def transfer_ownership(conn: psycopg.Connection) -> int:
+    """Give each schema and its relations to the schema's owning role; returns how many objects
+    changed owner. Sequences owned by a column follow their table."""
+    changed = 0
+    for schema, owner in SCHEMA_OWNERS.items():
+        o = sql.Identifier(owner)
+        row = conn.execute(
+            "select pg_get_userbyid(nspowner) from pg_namespace where nspname = %s", (schema,)
+        ).fetchone()
+        if row and row[0] != owner:
+            conn.execute(sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), o))
+            changed += 1
+        rels = conn.execute(
+            """
+            select c.relname, c.relkind
+            from pg_class as c
+            join pg_namespace as n on n.oid = c.relnamespace
+            where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+              and pg_get_userbyid(c.relowner) <> %s
+              and not (c.relkind = 'S' and exists (
+                  select 1 from pg_depend as d
+                  where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i')))
+            order by c.relkind, c.relname
+            """,
+            (schema, owner),
+        ).fetchall()
+        for name, kind in rels:
+            conn.execute(
+                sql.SQL("alter {} {} owner to {}").format(
+                    sql.SQL(_ALTER[kind]), sql.Identifier(schema, name), o
+                )
+            )
+        changed += len(rels)
+    if changed:
+        log.info("security: %d objects handed to their schema's owning role", changed)
+    return changed
 
 
 def ensure_row_level_security(conn: psycopg.Connection) -> None:

@@ -43,9 +43,10 @@ def _running(name: str) -> psutil.Process | None:
 
 
 def up() -> int:
-    from credit_risk import dbt_build, runner
+    from credit_risk import dbt_build, runner, security
 
     runner.prepare_airflow()
+    security.setup()  # the DAGs' steps take their least roles
     dbt_build.ensure_manifest(force=True)
     env = {**os.environ, **airflow_env.project_env()}
     env.setdefault("CREDIT_RISK_DBT_MODE", "cosmos")  # the UI shows every dbt model as a task

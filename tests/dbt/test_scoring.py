@@ -215,6 +215,9 @@ def _dbt(args: list[str], target: Path) -> subprocess.CompletedProcess[str]:
 def build(fresh_database) -> Iterator[dict[str, Any]]:
     """The warehouse after one `dbt build` of the scoring seeds and marts."""
     url = fresh_database("dbt_score")
+    from credit_risk import security
+
+    assert security.setup()  # the project's setup: dbt connects as the transformer role
     lib = load_library()
     entities = _entities(lib)
     _copy_stand_in(url, entities)

@@ -18,7 +18,7 @@ from credit_risk.exports.query import Publication
 LOCK_KEY = 0x45585054  # "EXPT"
 
 DDL = """
-create schema if not exists exports;
+do $$ begin if to_regnamespace('exports') is null then create schema exports; end if; end $$;
 create table if not exists exports.ledger (
     ledger_id       bigserial primary key,
     run_id          text not null,

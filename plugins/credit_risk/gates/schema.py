@@ -17,6 +17,7 @@ import datetime as dt
 
 import psycopg
 
+from credit_risk import db
 from credit_risk.gates import reference
 
 SCHEMA = "published"
@@ -138,7 +139,7 @@ def _q(s: str) -> str:
 
 
 def _ddl() -> list[str]:
-    stmts = [f"create schema if not exists {SCHEMA}"]
+    stmts = [db.create_schema_sql(SCHEMA)]
     stmts.append(f"comment on schema {SCHEMA} is {_q(SCHEMA_VERSION)}")
     for table, (cols, pk, regional) in TABLES.items():
         body = ",\n    ".join(f"{n} {t}" for n, t, _ in [*cols, PUBLICATION_ID])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import psycopg
 
-from credit_risk import feeds
+from credit_risk import db, feeds
 
 # Where the per-delivery partitions of the raw tables live.
 PARTITION_SCHEMA = "raw"
@@ -125,8 +125,8 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     """
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute("create schema if not exists raw")
-        conn.execute("create schema if not exists ingest")
+        conn.execute(db.create_schema_sql("raw"))
+        conn.execute(db.create_schema_sql("ingest"))
         for f in feeds.FEEDS:
             # list-partitioned by delivery: each delivery loads into its own new table (fast COPY,
             # constant meta columns as defaults) that is attached in the same transaction

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 
 DDL = """
-create schema if not exists supervision;
+do $$ begin if to_regnamespace('supervision') is null then create schema supervision; end if; end $$;
 
 create table if not exists supervision.runs (
     as_of date primary key,
