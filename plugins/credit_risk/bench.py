@@ -189,23 +189,37 @@ def group_by_floor() -> dict:
     return {"seconds": round(sum(out.values()), 2), "per_feed": out}
 
 
+# The pipeline stages of `credit-risk run`; each benchmark stage runs one of them alone.
+PIPELINE_STAGES = ("ingest", "build", "supervision", "exports")
+
+
+def _only(stage: str) -> list[str]:
+    """`credit-risk run` arguments that skip every pipeline stage but `stage`."""
+    return [arg for other in PIPELINE_STAGES if other != stage for arg in ("--skip", other)]
+
+
+# benchmark stage kinds that `rerun` can repeat on a finished run -> their pipeline stage
+RERUNNABLE = {"build_publish": "build", "supervision": "supervision", "exports": "exports"}
+
+
+def _bench_env(scale: str, base: Path) -> dict[str, str]:
+    """Point this process and the stage processes at the benchmark's warehouse and export root."""
+    os.environ.setdefault("CREDIT_RISK_DEMO", "1")
+    os.environ["CREDIT_RISK_WAREHOUSE_DB"] = f"bench_{scale}"
+    return {**os.environ, "CREDIT_RISK_EXPORT_ROOT": str(base / "exports")}
+
+
 def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = None) -> int:
     """Run the benchmark; `landing_in`: reuse a landing zone generated beforehand (through
     2025-05, seed 1, same scale) instead of generating one (its generation is then measured
     separately and recorded by hand)."""
-    os.environ.setdefault("CREDIT_RISK_DEMO", "1")
     base = config.home() / "bench" / scale
     landing = landing_in.resolve() if landing_in else base / "landing"
     log_dir = base / "logs"
     if base.exists():
         shutil.rmtree(base)
     log_dir.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "CREDIT_RISK_WAREHOUSE_DB": f"bench_{scale}",
-        "CREDIT_RISK_EXPORT_ROOT": str(base / "exports"),
-    }
-    os.environ["CREDIT_RISK_WAREHOUSE_DB"] = f"bench_{scale}"
+    env = _bench_env(scale, base)
     db.start(quiet=True)
     with db.connect(url=db.server_url().with_db("postgres").url, autocommit=True) as c:
         c.execute(f'drop database if exists "bench_{scale}" with (force)')
@@ -227,14 +241,8 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
     rows_first = _landing_rows(landing)
     partial["records_first"] = sum(rows_first.values())
     a1, a2 = FIRST_AS_OF.isoformat(), SECOND_AS_OF.isoformat()
-    only = {
-        "ingest": ("--skip", "build", "--skip", "supervision", "--skip", "exports"),
-        "build": ("--skip", "ingest", "--skip", "supervision", "--skip", "exports"),
-        "supervision": ("--skip", "ingest", "--skip", "build", "--skip", "exports"),
-        "exports": ("--skip", "ingest", "--skip", "build", "--skip", "supervision"),
-    }
-    stage("ingest_1", "run", "--landing", la, "--as-of", a1, *only["ingest"])
-    stage("build_publish_1", "run", "--landing", la, "--as-of", a1, *only["build"])
+    stage("ingest_1", "run", "--landing", la, "--as-of", a1, *_only("ingest"))
+    stage("build_publish_1", "run", "--landing", la, "--as-of", a1, *_only("build"))
     print("  baselines …", flush=True)
     partial["baselines"]["group_by_floor"] = floor = group_by_floor()
     write_partial(scale, stages, partial)
@@ -242,8 +250,8 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
         landing, Path("/tmp") / f"credit-risk-bench-{scale}"
     )
     write_partial(scale, stages, partial)
-    stage("supervision_1", "run", "--landing", la, "--as-of", a1, *only["supervision"])
-    stage("exports_1", "run", "--landing", la, "--as-of", a1, *only["exports"])
+    stage("supervision_1", "run", "--landing", la, "--as-of", a1, *_only("supervision"))
+    stage("exports_1", "run", "--landing", la, "--as-of", a1, *_only("exports"))
     stages[-1]["export_bytes"] = _dir_bytes(base / "exports")
     shutil.rmtree(base / "exports", ignore_errors=True)
     stage("generate_extend", "generate", "--extend", la)
@@ -253,10 +261,10 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
     stage(
         "approve_drift_2", "approve", "--as-of", a2, "--reason", "report-year switch on 30 June (benchmark)"
     )
-    stage("ingest_2", "run", "--landing", la, "--as-of", a2, *only["ingest"])
-    stage("build_publish_2", "run", "--landing", la, "--as-of", a2, *only["build"])
-    stage("supervision_2", "run", "--landing", la, "--as-of", a2, *only["supervision"])
-    stage("exports_2", "run", "--landing", la, "--as-of", a2, *only["exports"])
+    stage("ingest_2", "run", "--landing", la, "--as-of", a2, *_only("ingest"))
+    stage("build_publish_2", "run", "--landing", la, "--as-of", a2, *_only("build"))
+    stage("supervision_2", "run", "--landing", la, "--as-of", a2, *_only("supervision"))
+    stage("exports_2", "run", "--landing", la, "--as-of", a2, *_only("exports"))
     stages[-1]["export_bytes"] = _dir_bytes(base / "exports")
     shutil.rmtree(base / "exports", ignore_errors=True)
     result = assemble(scale, stages, rows_first, rows_all, floor, copy)
@@ -386,30 +394,19 @@ def write_results(scale: str, result: dict) -> None:
 def rerun(scale: str, names: list[str], landing_in: Path | None = None) -> int:
     """Re-run named stages of a finished benchmark (e.g. after a stage was disturbed) and
     re-assemble its results file; the record says which stages were re-run."""
-    os.environ.setdefault("CREDIT_RISK_DEMO", "1")
     path = RESULTS_DIR / f"{scale}.json"
     result = json.loads(path.read_text())
     base = config.home() / "bench" / scale
     landing = landing_in.resolve() if landing_in else base / "landing"
-    env = {
-        **os.environ,
-        "CREDIT_RISK_WAREHOUSE_DB": f"bench_{scale}",
-        "CREDIT_RISK_EXPORT_ROOT": str(base / "exports"),
-    }
-    os.environ["CREDIT_RISK_WAREHOUSE_DB"] = f"bench_{scale}"
+    env = _bench_env(scale, base)
     as_of = {"1": FIRST_AS_OF.isoformat(), "2": SECOND_AS_OF.isoformat()}
-    skips = {
-        "build_publish": ("ingest", "supervision", "exports"),
-        "supervision": ("ingest", "build", "exports"),
-        "exports": ("ingest", "build", "supervision"),
-    }
     stages = result["stages"]
     for name in names:
         kind, n = name.rsplit("_", 1)
-        args = ["run", "--landing", str(landing), "--as-of", as_of[n]]
-        for s in skips[kind]:
-            args += ["--skip", s]
-        r = run_stage(name, args, env, base / "logs")
+        only = _only(RERUNNABLE[kind])
+        r = run_stage(
+            name, ["run", "--landing", str(landing), "--as-of", as_of[n], *only], env, base / "logs"
+        )
         r["rerun"] = True
         if kind == "exports":
             r["export_bytes"] = _dir_bytes(base / "exports")
