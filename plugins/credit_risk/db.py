@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from credit_risk import config
+from credit_risk import config, security
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +259,15 @@ def ensure_databases() -> None:
 # The group role (security.py) that warehouse connections of the current pipeline step take.
 _STEP_ROLE: contextvars.ContextVar[str | None] = contextvars.ContextVar("credit_risk_step_role", default=None)
 
-# dbt only ever builds: its connections take the transformer role (security.TRANSFORMER).
-DBT_ROLE = "credit_risk_transformer"
+# dbt only ever builds: its connections take the transformer role.
+DBT_ROLE = security.TRANSFORMER
+
+
+def _plain_name(kind: str, name: str) -> str:
+    """`name`, checked to be a plain lower-case SQL identifier (it is pasted into SQL or libpq options)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a plain {kind} name: {name!r}")
+    return name
 
 
 def least_privilege() -> bool:
@@ -298,9 +305,8 @@ def connect(
     """A psycopg 3 connection to the warehouse, as `role` or the current step's role if any."""
     role = role or _STEP_ROLE.get()
     if role:
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", role):  # it goes into the libpq options string
-            raise ValueError(f"not a plain role name: {role!r}")
-        conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit, options=f"-c role={role}")
+        options = f"-c role={_plain_name('role', role)}"
+        conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit, options=options)
     else:
         conn = psycopg.connect(url or warehouse_url().url, autocommit=autocommit)
     try:
@@ -312,8 +318,7 @@ def connect(
 def create_schema_sql(name: str) -> str:
     """`create schema if not exists <name>` that also runs as a role without CREATE on the database
     (PostgreSQL checks that privilege before it looks whether the schema exists)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"not a plain schema name: {name!r}")
+    name = _plain_name("schema", name)
     return f"do $$ begin if to_regnamespace('{name}') is null then create schema {name}; end if; end $$"
 
 

@@ -1,4 +1,5 @@
-"""Task bodies of the DAGs (called from `dags/*.py`)."""
+"""Task bodies of the DAGs (called from `dags/*.py`). Each step's warehouse connections take the
+least role that can do the step (`@acting_as`, security.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from credit_risk import security
 from credit_risk.db import acting_as
 
 log = logging.getLogger(__name__)
-
-# Each step's warehouse connections take the least role that can do the step (security.py).
 
 
 class IngestFailed(RuntimeError):

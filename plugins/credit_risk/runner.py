@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from credit_risk import airflow_env, config, db
+from credit_risk import airflow_env, config, db, security
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
     if "build" not in skip:
         dbt_build.ensure_manifest(force=True)
     conf = {"as_of": as_of.isoformat(), "landing": str(landing), "batch": True}
-    _apply_security()
+    security.setup()  # roles, grants, ownerships: each step can take its least role
     results: list[StageResult] = []
     failed = False
     for stage, dag_id in STAGES:
@@ -147,17 +147,9 @@ def _run_stages(landing: Path, as_of: dt.date, skip: set[str]) -> int:
         # whether what did load may be published. A failed build/publication stops downstream.
         if r.state != "success" and stage == "build":
             failed = True
-    _apply_security()
+    security.setup()  # again, for the tables this run created (grants, row-level security)
     print(render_summary(results, as_of))
     return 0 if all(r.state == "success" for r in results if not r.state.startswith("skipped")) else 1
-
-
-def _apply_security() -> None:
-    """Roles, grants, ownerships and row-level security (idempotent): before the stages, so each
-    step can take its least role, and after them, for the tables this run created."""
-    from credit_risk import security
-
-    security.setup()
 
 
 def render_summary(results: list[StageResult], as_of: dt.date) -> str:

@@ -87,8 +87,8 @@ def setup() -> bool:
     from credit_risk import db
 
     try:
-        with db.connect(role=None) as conn:
-            conn.execute("set role none")
+        with db.connect() as conn:
+            conn.execute("set role none")  # the login itself, even when called inside a step
             ensure_roles(conn)
             conn.commit()
         return True

@@ -12,13 +12,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from credit_risk import db
 from credit_risk.exports.query import Publication
 
 # Serialises export runs on one warehouse (a retried task and a re-send must not interleave).
 LOCK_KEY = 0x45585054  # "EXPT"
 
-DDL = """
-do $$ begin if to_regnamespace('exports') is null then create schema exports; end if; end $$;
+DDL = (
+    db.create_schema_sql("exports")
+    + """;
 create table if not exists exports.ledger (
     ledger_id       bigserial primary key,
     run_id          text not null,
@@ -49,6 +51,7 @@ comment on column exports.ledger.rows is 'Rows of the package (each table counte
 comment on column exports.ledger.delivered_at is 'When the package became complete (null when failed).';
 comment on column exports.ledger.removed_at is 'When retention removed the package from the export target.';
 """
+)
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import psycopg
 
-DDL = """
-do $$ begin if to_regnamespace('supervision') is null then create schema supervision; end if; end $$;
+from credit_risk import db
+
+DDL = (
+    db.create_schema_sql("supervision")
+    + """;
 
 create table if not exists supervision.runs (
     as_of date primary key,
@@ -320,6 +323,7 @@ create table if not exists supervision.repair_stats (
     guidance_records integer not null
 );
 """
+)
 
 # Per-as_of result tables, emptied for an as_of before it is recomputed.
 PER_AS_OF_TABLES = (
