@@ -1,5 +1,7 @@
 """PostgreSQL restarted (crash-like, `pg_ctl -m immediate`) in the middle of the dbt build: the
-build task fails, Airflow retries it, and what is published equals the uninterrupted run.
+build task fails, Airflow retries it, and what is published equals the uninterrupted run. The
+restart happens at a known point: while dbt waits to swap in an intermediate model (see
+`hold_model_then_restart`), not whenever a poller happens to catch a query.
 
 Real parts: the generator, `credit-risk run` (Airflow `dag.test()`, dbt, GX, publication) and the
 embedded server, which also holds Airflow's metadata database — the run survives losing every
@@ -19,7 +21,7 @@ import time
 import psycopg
 import pytest
 
-from credit_risk import db
+from credit_risk import db, security
 from credit_risk.gates import schema as published_schema
 
 pytestmark = pytest.mark.e2e
@@ -56,26 +58,44 @@ def published_digest(dbname: str) -> dict[str, tuple[int, str]]:
     return out
 
 
-def wait_for_build_then_restart(stop: threading.Event, hit: dict) -> None:
-    """Restart the server once dbt is building a model of the intermediate layer."""
-    url = db.server_url().with_db("postgres").url
-    while not stop.is_set():
-        try:
-            with psycopg.connect(url, autocommit=True) as c:
-                row = c.execute(
-                    "select query from pg_stat_activity where datname = %s and state = 'active' "
-                    "and query ilike '%%intermediate%%' and query ilike '%%create%%' limit 1",
-                    (DB,),
+# An intermediate model built late in the build (it reads every int_indicators_* model).
+MODEL = "int_indicator_scores"
+
+
+def hold_model_then_restart(ready: threading.Event, stop: threading.Event, hit: dict) -> None:
+    """Deterministic timing: hold a share lock on a placeholder relation named like MODEL. dbt builds
+    the model into a temporary table, then must rename the existing relation away, and waits for our
+    lock: the build is then certainly in the middle of the intermediate layer. Restart the server
+    as soon as dbt waits (the restart also releases our lock).
+
+    The waiters are looked up on a second, autocommit connection: inside the lock holder's
+    transaction `pg_stat_activity` is a snapshot taken once and would never show dbt arriving."""
+    url = db.server_url().with_db(DB).url
+    holder = psycopg.connect(url)
+    try:
+        holder.execute(f'lock table intermediate."{MODEL}" in access share mode')
+        ready.set()
+        with psycopg.connect(url, autocommit=True) as watch:
+            while not stop.is_set():
+                row = watch.execute(
+                    """
+                    select a.query from pg_locks as l join pg_stat_activity as a on a.pid = l.pid
+                    where not l.granted and l.relation = %s::regclass and a.datname = %s
+                    limit 1
+                    """,
+                    (f'intermediate."{MODEL}"', DB),
                 ).fetchone()
-        except psycopg.OperationalError:
-            row = None
-        if row:
-            hit["query"] = row[0][:200]
-            hit["at"] = time.monotonic()
-            db.restart_immediate()
-            hit["restarted"] = time.monotonic()
-            return
-        time.sleep(0.2)
+                if row:
+                    hit["query"] = row[0][:300]
+                    break
+                time.sleep(0.2)
+            else:
+                holder.close()  # the run ended without waiting for us: release, report no restart
+                return
+    except psycopg.OperationalError:  # pragma: no cover - only if the server went away otherwise
+        return
+    db.restart_immediate()  # drops the holder's connection too, with its lock
+    hit["restarted"] = time.monotonic()
 
 
 def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, tmp_path, monkeypatch):
@@ -104,9 +124,17 @@ def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, t
         check=True,
     )
 
-    stop, hit = threading.Event(), {}
-    watcher = threading.Thread(target=wait_for_build_then_restart, args=(stop, hit), daemon=True)
+    # a placeholder where dbt will put MODEL, owned like the rest of its schema
+    owner = security.SCHEMA_OWNERS["intermediate"]
+    with psycopg.connect(db.server_url().with_db(DB).url, autocommit=True) as c:
+        c.execute(f"create schema if not exists intermediate authorization {owner}")
+        c.execute(f'create table intermediate."{MODEL}" (placeholder int)')
+        c.execute(f'alter table intermediate."{MODEL}" owner to {owner}')
+
+    ready, stop, hit = threading.Event(), threading.Event(), {}
+    watcher = threading.Thread(target=hold_model_then_restart, args=(ready, stop, hit), daemon=True)
     watcher.start()
+    assert ready.wait(30), "could not lock the placeholder"
     try:
         run = cli(
             env,
@@ -125,7 +153,8 @@ def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, t
     finally:
         stop.set()
         watcher.join(timeout=60)
-    assert hit.get("restarted"), "the build finished before the server could be restarted"
+    assert hit.get("restarted"), f"dbt never waited for {MODEL}: the server was not restarted"
+    assert f'"{MODEL}" rename to' in hit["query"], hit  # dbt swapping in the model it just built
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
 
     # the restart really failed a build attempt, and the retry recovered
