@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -393,8 +394,8 @@ def test_concurrent_publishes_of_one_as_of_do_not_duplicate_rows(world):
         threads = [threading.Thread(target=run) for _ in range(2)]
         for t in threads:
             t.start()
-        waiting = 0
-        for _ in range(100):
+        waiting, deadline = 0, time.monotonic() + 60  # generous: CI machines can be slow to start threads
+        while time.monotonic() < deadline:
             waiting = holder.execute(
                 "select count(*) from pg_locks where locktype = 'advisory' and not granted and objid = %s",
                 (JUNE.toordinal(),),
