@@ -9,7 +9,7 @@ STAMP       := $(VENV)/.installed
 SCALE       ?= medium
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install lock demo test lint typecheck unit up down db-start db-stop bench clean
+.PHONY: help install lock demo test lint typecheck unit up down db-start db-stop bench bench-loader clean
 
 help:
 	@echo "make demo    - install, start the embedded PostgreSQL, generate a small landing zone, run the pipeline"
@@ -17,6 +17,7 @@ help:
 	@echo "make up      - start the Airflow UI, scheduler, dag-processor and triggerer (http://localhost:8080)"
 	@echo "make down    - stop what 'make up' started"
 	@echo "make bench SCALE=medium|full - the end-to-end benchmark"
+	@echo "make bench-loader SCALE=...   - the loader alone, 1 and 2 worker processes, vs raw COPY"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +67,9 @@ db-stop:
 
 bench: install
 	$(BIN)/credit-risk bench --scale $(SCALE)
+
+bench-loader: install
+	$(BIN)/credit-risk bench --loader --scale $(SCALE)
 
 clean:
 	-$(BIN)/credit-risk airflow down

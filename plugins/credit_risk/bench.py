@@ -319,13 +319,7 @@ def assemble(scale, stages, rows_first, rows_all, floor, copy) -> dict:
         "scale": scale,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "postgres": _pg_version(),
-        },
+        "machine": _machine(),
         "records_first": first_rows,
         "records_total": sum(rows_all.values()),
         "records_per_feed": rows_all,
@@ -351,6 +345,16 @@ def assemble(scale, stages, rows_first, rows_all, floor, copy) -> dict:
                 s["peak_rss_mib"] for s in stages if s["stage"] not in ("generate", "generate_extend")
             ),
         },
+    }
+
+
+def _machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgres": _pg_version(),
     }
 
 
@@ -425,3 +429,71 @@ def rerun(scale: str, names: list[str], landing_in: Path | None = None) -> int:
         result = {**result, **new}
         write_results(scale, new)
     return 0 if all(s["returncode"] == 0 for s in stages) else 1
+
+
+def loader(
+    scale: str = "medium",
+    workers: tuple[int, ...] = (1, 2),
+    landing_in: Path | None = None,
+    results_dir: Path | None = None,
+) -> int:
+    """`make bench-loader SCALE=…`: the loader alone, with 1 and with 2 worker processes, each
+    against a raw server-side `COPY` of the same files measured right after it (same run, same
+    server; `loader.bench.benchmark_copy`). Two workers is what the ingestion DAG does under a
+    real executor: its `load_feed` tasks run two feeds at a time (`max_active_tis_per_dagrun=2`),
+    while `credit-risk run` (`dag.test()`) runs them one after another — the figure of the
+    end-to-end benchmark. Results: `benchmarks/results/<scale>-loader.json`."""
+    from credit_risk.loader.bench import benchmark_copy
+
+    base = config.home() / "bench" / f"{scale}-loader"
+    landing = landing_in.resolve() if landing_in else base / "landing"
+    os.environ.setdefault("CREDIT_RISK_DEMO", "1")  # generated data: the local demo key hashes it
+    db.start(quiet=True)
+    generated = None
+    if landing_in is None:
+        if base.exists():
+            shutil.rmtree(base)
+        base.mkdir(parents=True)
+        from credit_risk import generator
+
+        t = time.monotonic()
+        generator.generate(landing, scale=scale, seed=1, through="2025-05")
+        generated = round(time.monotonic() - t, 2)
+    runs = []
+    for w in workers:
+        print(f"loader with {w} worker process(es) …", flush=True)
+        r = benchmark_copy(landing, workers=w, database=f"bench_loader_{scale}")
+        del r["per_feed"], r["landing"], r["database"]
+        runs.append(r)
+        print(
+            f"  {r['rows']:,} rows in {r['loader']['seconds']:.1f} s = {r['loader']['rows_per_s']:,} rows/s;"
+            f" raw COPY {r['raw_copy']['rows_per_s']:,} rows/s; ratio {r['ratio']}",
+            flush=True,
+        )
+    one = next((r for r in runs if r["workers"] == 1), None)
+    result = {
+        "scale": scale,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": _machine(),
+        "generation_seconds": generated,
+        "runs": runs,
+        "speedup_vs_one_worker": {
+            str(r["workers"]): round(one["loader"]["seconds"] / r["loader"]["seconds"], 2)
+            for r in runs
+            if one and r["loader"]["seconds"]
+        },
+    }
+    out_dir = results_dir or RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{scale}-loader.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"results: {path}")
+    if landing_in is None:
+        shutil.rmtree(base, ignore_errors=True)
+    bad = [
+        r["workers"] for r in runs if r["accepted"] != r["deliveries"] or r["raw_copy"]["rows"] != r["rows"]
+    ]
+    if bad:
+        print(f"runs with rejected deliveries or a raw COPY that did not take every row: workers {bad}")
+    return 1 if bad else 0

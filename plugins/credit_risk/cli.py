@@ -9,7 +9,7 @@ credit-risk approve --as-of YYYY-MM-DD --reason TEXT
 credit-risk plan verify PLAN_ID
 credit-risk airflow up|down
 credit-risk demo
-credit-risk bench --scale medium|full
+credit-risk bench --scale medium|full [--loader [--workers 1,2]]
 credit-risk calibrate [--as-of YYYY-MM-DD]
 """
 
@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scale", default="medium", choices=["tiny", "small", "medium", "full"])
     b.add_argument("--keep", action="store_true", help="keep the landing zone and warehouse afterwards")
     b.add_argument("--landing", type=Path, help="reuse a landing zone generated beforehand")
+    b.add_argument(
+        "--loader",
+        action="store_true",
+        help="benchmark the loader alone against raw COPY, once per worker count (results <scale>-loader.json)",
+    )
+    b.add_argument("--workers", default="1,2", help="with --loader: worker process counts, comma-separated")
 
     c = sub.add_parser(
         "calibrate", help="class shares and D share per latent-risk decile of the published run"
@@ -177,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "bench":
         from credit_risk import bench
 
+        if args.loader:
+            counts = tuple(int(w) for w in args.workers.split(","))
+            return bench.loader(args.scale, counts, landing_in=args.landing)
         return bench.main(args.scale, keep=args.keep, landing_in=args.landing)
 
     if args.cmd == "calibrate":
