@@ -34,6 +34,8 @@ from credit_risk import config, db
 from credit_risk.feeds import FEEDS_BY_NAME
 
 FIRST_AS_OF = dt.date(2025, 5, 31)
+# the landing zone both benchmarks generate: seed and last delivered month (FIRST_AS_OF's)
+LANDING_SEED, LANDING_THROUGH = 1, "2025-05"
 SECOND_AS_OF = dt.date(2025, 6, 30)
 RESULTS_DIR = config.PROJECT_ROOT / "benchmarks" / "results"
 
@@ -193,7 +195,7 @@ def group_by_floor() -> dict:
 PIPELINE_STAGES = ("ingest", "build", "supervision", "exports")
 
 
-def _only(stage: str) -> list[str]:
+def run_only(stage: str) -> list[str]:
     """`credit-risk run` arguments that skip every pipeline stage but `stage`."""
     return [arg for other in PIPELINE_STAGES if other != stage for arg in ("--skip", other)]
 
@@ -237,12 +239,23 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
         return r
 
     if landing_in is None:
-        stage("generate", "generate", "--out", la, "--scale", scale, "--seed", "1", "--through", "2025-05")
+        stage(
+            "generate",
+            "generate",
+            "--out",
+            la,
+            "--scale",
+            scale,
+            "--seed",
+            str(LANDING_SEED),
+            "--through",
+            LANDING_THROUGH,
+        )
     rows_first = _landing_rows(landing)
     partial["records_first"] = sum(rows_first.values())
     a1, a2 = FIRST_AS_OF.isoformat(), SECOND_AS_OF.isoformat()
-    stage("ingest_1", "run", "--landing", la, "--as-of", a1, *_only("ingest"))
-    stage("build_publish_1", "run", "--landing", la, "--as-of", a1, *_only("build"))
+    stage("ingest_1", "run", "--landing", la, "--as-of", a1, *run_only("ingest"))
+    stage("build_publish_1", "run", "--landing", la, "--as-of", a1, *run_only("build"))
     print("  baselines …", flush=True)
     partial["baselines"]["group_by_floor"] = floor = group_by_floor()
     write_partial(scale, stages, partial)
@@ -250,8 +263,8 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
         landing, Path("/tmp") / f"credit-risk-bench-{scale}"
     )
     write_partial(scale, stages, partial)
-    stage("supervision_1", "run", "--landing", la, "--as-of", a1, *_only("supervision"))
-    stage("exports_1", "run", "--landing", la, "--as-of", a1, *_only("exports"))
+    stage("supervision_1", "run", "--landing", la, "--as-of", a1, *run_only("supervision"))
+    stage("exports_1", "run", "--landing", la, "--as-of", a1, *run_only("exports"))
     stages[-1]["export_bytes"] = _dir_bytes(base / "exports")
     shutil.rmtree(base / "exports", ignore_errors=True)
     stage("generate_extend", "generate", "--extend", la)
@@ -261,10 +274,10 @@ def main(scale: str = "medium", keep: bool = False, landing_in: Path | None = No
     stage(
         "approve_drift_2", "approve", "--as-of", a2, "--reason", "report-year switch on 30 June (benchmark)"
     )
-    stage("ingest_2", "run", "--landing", la, "--as-of", a2, *_only("ingest"))
-    stage("build_publish_2", "run", "--landing", la, "--as-of", a2, *_only("build"))
-    stage("supervision_2", "run", "--landing", la, "--as-of", a2, *_only("supervision"))
-    stage("exports_2", "run", "--landing", la, "--as-of", a2, *_only("exports"))
+    stage("ingest_2", "run", "--landing", la, "--as-of", a2, *run_only("ingest"))
+    stage("build_publish_2", "run", "--landing", la, "--as-of", a2, *run_only("build"))
+    stage("supervision_2", "run", "--landing", la, "--as-of", a2, *run_only("supervision"))
+    stage("exports_2", "run", "--landing", la, "--as-of", a2, *run_only("exports"))
     stages[-1]["export_bytes"] = _dir_bytes(base / "exports")
     shutil.rmtree(base / "exports", ignore_errors=True)
     result = assemble(scale, stages, rows_first, rows_all, floor, copy)
@@ -407,7 +420,7 @@ def rerun(scale: str, names: list[str], landing_in: Path | None = None) -> int:
     stages = result["stages"]
     for name in names:
         kind, n = name.rsplit("_", 1)
-        only = _only(RERUNNABLE[kind])
+        only = run_only(RERUNNABLE[kind])
         r = run_stage(
             name, ["run", "--landing", str(landing), "--as-of", as_of[n], *only], env, base / "logs"
         )
@@ -457,7 +470,7 @@ def loader(
         from credit_risk import generator
 
         t = time.monotonic()
-        generator.generate(landing, scale=scale, seed=1, through="2025-05")
+        generator.generate(landing, scale=scale, seed=LANDING_SEED, through=LANDING_THROUGH)
         generated = round(time.monotonic() - t, 2)
     runs = []
     for w in workers:

@@ -12,36 +12,20 @@ drops every connection on the test server.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import subprocess
-import sys
 import threading
 import time
 
 import psycopg
 import pytest
 
-from credit_risk import db, security
+from credit_risk import bench, db, security
 from credit_risk.gates import schema as published_schema
 
 pytestmark = pytest.mark.e2e
 DB = "t_restart_build"
 FIRST_AS_OF = dt.date(2025, 5, 31)  # the shared e2e run's first as_of
-
-
-def cli(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess:
-    p = subprocess.run(
-        [sys.executable, "-m", "credit_risk.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    if check and p.returncode != 0:
-        raise AssertionError(
-            f"credit-risk {' '.join(args)} failed ({p.returncode}):\n{p.stdout}{p.stderr}"[-6000:]
-        )
-    return p
 
 
 def published_digest(dbname: str) -> dict[str, tuple[int, str]]:
@@ -104,25 +88,12 @@ def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, t
         c.execute(f'create database "{DB}"')
     monkeypatch.setenv("CREDIT_RISK_WAREHOUSE_DB", DB)
     env = {**e2e.env, "CREDIT_RISK_WAREHOUSE_DB": DB, "CREDIT_RISK_EXPORT_ROOT": str(tmp_path / "exports")}
+    cli = dataclasses.replace(e2e, env=env).cli  # the shared run's CLI helper, on this test's database
     landing = tmp_path / "landing"
     gen = ["generate", "--out", str(landing), "--scale", "tiny", "--seed", "7", "--through", "2025-05"]
-    cli(env, *gen, check=True)
+    cli(*gen, check=True)
     as_of = FIRST_AS_OF.isoformat()
-    cli(
-        env,
-        "run",
-        "--landing",
-        str(landing),
-        "--as-of",
-        as_of,
-        "--skip",
-        "build",
-        "--skip",
-        "supervision",
-        "--skip",
-        "exports",
-        check=True,
-    )
+    cli("run", "--landing", str(landing), "--as-of", as_of, *bench.run_only("ingest"), check=True)
 
     # a placeholder where dbt will put MODEL, owned like the rest of its schema
     owner = security.SCHEMA_OWNERS["intermediate"]
@@ -136,26 +107,13 @@ def test_restart_in_the_middle_of_the_build_recovers_with_the_same_result(e2e, t
     watcher.start()
     assert ready.wait(30), "could not lock the placeholder"
     try:
-        run = cli(
-            env,
-            "run",
-            "--landing",
-            str(landing),
-            "--as-of",
-            as_of,
-            "--skip",
-            "ingest",
-            "--skip",
-            "supervision",
-            "--skip",
-            "exports",
-        )
+        run = cli("run", "--landing", str(landing), "--as-of", as_of, *bench.run_only("build"))
     finally:
         stop.set()
         watcher.join(timeout=60)
     assert hit.get("restarted"), f"dbt never waited for {MODEL}: the server was not restarted"
     assert f'"{MODEL}" rename to' in hit["query"], hit  # dbt swapping in the model it just built
-    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    assert run.returncode == 0, run.output[-6000:]
 
     # the restart really failed a build attempt, and the retry recovered
     with psycopg.connect(db.airflow_url().url) as c:
