@@ -38,10 +38,59 @@ class StageResult:
     run_id: str = ""
 
 
+# What PostgreSQL answers while it starts, recovers from a crash or restarts: worth waiting for.
+SERVER_NOT_READY = (
+    "the database system is not yet accepting connections",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "Connection refused",
+)
+METADATA_RECONNECT_SECONDS = 60.0
+
+
+def _connect_waiting_for_server(dialect, _conn_rec, cargs, cparams):
+    """SQLAlchemy `do_connect` hook: open a DB-API connection, waiting up to
+    METADATA_RECONNECT_SECONDS while the server is not ready (any other error is raised at once)."""
+    deadline = time.monotonic() + METADATA_RECONNECT_SECONDS
+    waited = False
+    while True:
+        try:
+            conn = dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as e:
+            if not any(m in str(e) for m in SERVER_NOT_READY) or time.monotonic() > deadline:
+                raise
+            if not waited:
+                log.warning(
+                    "Airflow metadata database not ready (%s); waiting", str(e).strip().splitlines()[-1]
+                )
+                waited = True
+            time.sleep(0.5)
+            continue
+        if waited:
+            log.info("Airflow metadata database reachable again")
+        return conn
+
+
+def wait_for_metadata_server_on_connect() -> None:
+    """`dag.test()` runs the scheduling loop and the task bookkeeping in this process. If the
+    PostgreSQL holding Airflow's metadata restarts (a crash, a failover), the next connection would
+    fail at once and end the whole run — losing the retry Airflow was about to record for the task
+    that the restart failed. Every new SQLAlchemy connection of this process (pooled ones are
+    pre-pinged and replaced) waits for a server that is starting or recovering instead."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "do_connect", _connect_waiting_for_server):
+        event.listen(Engine, "do_connect", _connect_waiting_for_server)
+
+
 def prepare_airflow() -> None:
-    """Environment, warehouse, Airflow metadata schema (migrated once per Airflow version)."""
+    """Environment, warehouse, Airflow metadata schema (migrated once per Airflow version);
+    metadata connections that outlast a server restart."""
     airflow_env.apply()
     db.start(quiet=True)
+    wait_for_metadata_server_on_connect()
     stamp = airflow_env.airflow_home() / ".migrated"
     from importlib.metadata import version
 
